@@ -1,0 +1,164 @@
+"""Backbone specifics shared by the document encoder, the table export and training.
+
+Decoder (causal LM): dense = final-layer state at the last valid position (EOS, right padding),
+sparse projection = the LM head. Encoder (BERT-like): dense = mean or CLS pooling, sparse
+projection = the checkpoint's MLM head, or the tied input embeddings when it has none.
+Sparse = log1p(relu(max over non-special, non-pad positions of the vocabulary logits)).
+
+Weights load from safetensors (or GGUF through transformers); never pickles, never remote code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .artifact import Artifact, ArtifactConfig
+from .errors import ArtifactError
+
+# Elements of one logits block in the sparse max: bounds the [B, positions, V] temporary.
+_LOGIT_BLOCK = 1 << 25
+
+
+@dataclass
+class Backbone:
+    """A loaded transformer split into the parts LightRetriever uses."""
+
+    body: nn.Module  # input ids -> last_hidden_state (after the model's final norm)
+    vocab_logits: Callable[[torch.Tensor], torch.Tensor]  # hidden [..., H] -> logits [..., V_head]
+    kind: str  # "decoder" | "encoder"
+    pooling: str  # "last" | "mean" | "cls"
+    model: nn.Module  # the whole HF model (for saving / peft)
+
+    def to(self, device: str | torch.device) -> "Backbone":
+        self.model.to(device)
+        return self
+
+    def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs) -> torch.Tensor:
+        return self.body(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+
+
+def pool_dense(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """Unnormalised dense vector per row. Assumes right padding."""
+    if pooling == "last":
+        last = attention_mask.sum(dim=1).clamp(min=1) - 1
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+    if pooling == "mean":
+        m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(dim=1) / m.sum(dim=1).clamp(min=1)
+    if pooling == "cls":
+        return hidden[:, 0]
+    raise ValueError(f"pooling {pooling!r}: expected last, mean or cls")
+
+
+def sparse_max(hidden: torch.Tensor, token_mask: torch.Tensor, vocab_logits, vocab_size: int) -> torch.Tensor:
+    """[B, vocab_size] = log1p(relu(max over positions where token_mask of vocab_logits(hidden))).
+
+    Positions are processed in blocks so the full [B, L, V] logits tensor is never built; the
+    running max keeps autograd's gradient on each argmax position (training reuses this).
+    """
+    batch, length = token_mask.shape
+    best = None
+    step = max(1, _LOGIT_BLOCK // max(1, batch * vocab_size))
+    for start in range(0, length, step):
+        block_mask = token_mask[:, start:start + step]
+        if not bool(block_mask.any()):
+            continue
+        logits = vocab_logits(hidden[:, start:start + step])[..., :vocab_size]
+        logits = logits.masked_fill(~block_mask.unsqueeze(-1), float("-inf")).amax(dim=1)
+        best = logits if best is None else torch.maximum(best, logits)
+    if best is None:
+        return hidden.new_zeros(batch, vocab_size)
+    return torch.log1p(torch.relu(best))
+
+
+def load_backbone(artifact: Artifact, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> Backbone:
+    """The document model of an artifact: a full model directory, or base + LoRA adapter (merged)."""
+    config, spec = artifact.config, artifact.config.document_model
+    if spec.path is not None:
+        model = load_hf_model(artifact.root / spec.path, config.backbone, config.sparse_head, dtype=dtype)
+    else:
+        model = load_hf_model(spec.base, config.backbone, config.sparse_head, gguf_file=spec.base_gguf_file, dtype=dtype)
+        model = merge_lora(model, artifact.root / spec.adapter)
+    return wrap_model(model, config.backbone, config.pooling, config.sparse_head).to(device)
+
+
+def load_hf_model(source: str | Path, backbone: str, sparse_head: str, gguf_file: str | None = None,
+                  dtype: torch.dtype | None = None) -> nn.Module:
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
+
+    cls = {"lm_head": AutoModelForCausalLM, "mlm_head": AutoModelForMaskedLM, "tied_embeddings": AutoModel}[sparse_head]
+    if backbone == "decoder" and sparse_head != "lm_head":
+        raise ArtifactError(f"a decoder backbone uses sparse_head='lm_head', not {sparse_head!r}")
+    kwargs = {"dtype": dtype or torch.float32, "use_safetensors": gguf_file is None}
+    if gguf_file:
+        kwargs["gguf_file"] = gguf_file
+    try:
+        model = cls.from_pretrained(str(source), **kwargs)
+    except OSError as exc:
+        raise ArtifactError(
+            f"cannot load the document model from {source} ({exc}); it must be a local Hugging Face "
+            "model directory with safetensors weights (or a GGUF file), or a hub id reachable from here"
+        ) from exc
+    return model.eval()
+
+
+def merge_lora(model: nn.Module, adapter_dir: Path) -> nn.Module:
+    try:
+        from peft import PeftModel
+    except ImportError as exc:
+        raise ArtifactError("this artifact stores a LoRA adapter: install peft (`pip install lightretriever[peft]`)") from exc
+    return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval()
+
+
+def wrap_model(model: nn.Module, backbone: str, pooling: str, sparse_head: str) -> Backbone:
+    if backbone == "decoder":
+        head = model.get_output_embeddings()
+        return Backbone(model.base_model, head, backbone, pooling, model)
+    if sparse_head == "mlm_head":
+        return Backbone(model.base_model, _mlm_head(model), backbone, pooling, model)
+    embeddings = model.get_input_embeddings()
+    return Backbone(model, lambda h: h @ embeddings.weight.T, backbone, pooling, model)
+
+
+def _mlm_head(model: nn.Module) -> nn.Module:
+    """The one child module of a *ForMaskedLM model that is not its base model (BERT: `cls`)."""
+    heads = [m for name, m in model.named_children() if name != model.base_model_prefix]
+    if len(heads) != 1:
+        raise ArtifactError(
+            f"{type(model).__name__}: cannot isolate its MLM head (children: "
+            f"{[n for n, _ in model.named_children()]}); rebuild the artifact with --sparse-head tied_embeddings"
+        )
+    return heads[0]
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype is None:
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    try:
+        return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[str(dtype)]
+    except KeyError:
+        raise ValueError(f"dtype {dtype!r}: expected float32, bfloat16 or float16") from None
+
+
+def special_ids(artifact_or_tokenizer) -> list[int]:
+    tok = artifact_or_tokenizer.tokenizer() if isinstance(artifact_or_tokenizer, Artifact) else artifact_or_tokenizer
+    return sorted(i for i, t in tok.get_added_tokens_decoder().items() if t.special)
+
+
+def config_prefix_ids(config: ArtifactConfig, tokenizer, instruction: str) -> list[int]:
+    """`[bos] + instruction` ids: the shared prefix of every query-table row."""
+    bos = [] if config.special_tokens.bos_id is None else [config.special_tokens.bos_id]
+    return bos + tokenizer.encode(instruction, add_special_tokens=False).ids

@@ -1,0 +1,102 @@
+"""DocumentEncoder: the full transformer, one forward pass per batch -> dense + sparse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .artifact import Artifact, SparseSettings
+from .backbones import load_backbone, pool_dense, resolve_device, resolve_dtype, sparse_max, special_ids
+from .query_encoder import _check_texts
+from .sparse import SparseBatch
+
+
+@dataclass
+class DocumentEmbeddings:
+    dense: np.ndarray  # float32 [n, dim], L2-normalised; all-zero for a text with no content token
+    sparse: SparseBatch  # per document: vocabulary ids + float weights, pruned by SparseSettings
+
+
+class DocumentEncoder:
+    """Encodes documents with an artifact's document model.
+
+    Texts are tokenised with the artifact's tokenizer (`[bos] text [eos]` for decoders,
+    `[CLS] text [SEP]` for BERT-like encoders), truncated to `max_document_length` tokens
+    (specials kept), sorted by length into batches (output order preserved), and run once.
+    A text with no token besides specials (empty, whitespace) gets a zero dense vector and an
+    empty sparse vector, so it can never match.
+    """
+
+    def __init__(self, artifact: Artifact, device: str | torch.device | None = None,
+                 dtype: str | torch.dtype | None = None, sparse: SparseSettings | None = None):
+        self.artifact = artifact
+        self.config = artifact.config
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.sparse_settings = sparse or self.config.sparse
+        self.backbone = load_backbone(artifact, self.device, self.dtype)
+        self._tokenizer = artifact.tokenizer()
+        self._tokenizer.enable_truncation(self.config.max_document_length)
+        self._special = torch.tensor(special_ids(self._tokenizer), dtype=torch.long, device=self.device)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str | torch.device | None = None,
+                        dtype: str | torch.dtype | None = None, sparse: SparseSettings | None = None) -> "DocumentEncoder":
+        return cls(Artifact.load(path, need_document_model=True), device=device, dtype=dtype, sparse=sparse)
+
+    @property
+    def dim(self) -> int:
+        return self.config.dense_dim
+
+    def encode(self, texts: list[str], batch_size: int = 32, show_progress: bool = True) -> DocumentEmbeddings:
+        _check_texts(texts)
+        ids = [e.ids for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first: OOM shows at once
+        dense = np.zeros((len(ids), self.dim), dtype=np.float32)
+        rows: list = [None] * len(ids)
+        with tqdm(total=len(ids), unit="doc", desc="Encoding documents", disable=not show_progress) as bar:
+            for start in range(0, len(order), batch_size):
+                batch = order[start:start + batch_size]
+                batch_dense, batch_sparse = self.encode_ids([ids[i] for i in batch])
+                dense[batch] = batch_dense
+                for i, row in zip(batch, batch_sparse):
+                    rows[i] = row
+                bar.update(len(batch))
+        return DocumentEmbeddings(dense=dense, sparse=SparseBatch.from_rows(rows))
+
+    @torch.inference_mode()
+    def encode_ids(self, batch_ids: list[list[int]]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """One forward pass over already tokenised documents (with specials)."""
+        input_ids, attention = self._pad(batch_ids)
+        hidden = self.backbone.hidden(input_ids, attention)
+        content = attention.bool() & ~torch.isin(input_ids, self._special)
+        dense = pool_dense(hidden, attention, self.config.pooling).float()
+        dense = torch.nn.functional.normalize(dense, dim=-1) * content.any(dim=1, keepdim=True)
+        weights = sparse_max(hidden, content, self.backbone.vocab_logits, self.config.vocab_size).float()
+        return dense.cpu().numpy(), self._prune(weights)
+
+    def _pad(self, batch_ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        length = max(len(x) for x in batch_ids)
+        pad = self.config.special_tokens.pad_id
+        input_ids = torch.full((len(batch_ids), length), pad, dtype=torch.long)
+        attention = torch.zeros((len(batch_ids), length), dtype=torch.long)
+        for row, ids in enumerate(batch_ids):
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            attention[row, : len(ids)] = 1
+        return input_ids.to(self.device), attention.to(self.device)
+
+    def _prune(self, weights: torch.Tensor) -> list[tuple[np.ndarray, np.ndarray]]:
+        keep = weights > self.sparse_settings.threshold
+        top_k = self.sparse_settings.top_k
+        if top_k is not None and top_k < weights.shape[1]:
+            top = torch.zeros_like(keep).scatter_(1, weights.topk(top_k, dim=1).indices, True)
+            keep &= top
+        rows, cols = keep.nonzero(as_tuple=True)  # row-major: cols ascending within a row
+        values = weights[rows, cols].cpu().numpy()
+        cols = cols.cpu().numpy()
+        bounds = np.searchsorted(rows.cpu().numpy(), np.arange(weights.shape[0] + 1))
+        return [(cols[a:b], values[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]

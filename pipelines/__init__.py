@@ -1,0 +1,1 @@
+"""lightretriever.pipelines: ready-made pipelines and the `lightretriever` command line."""

@@ -1,0 +1,203 @@
+"""`lightretriever build BASE OUT`: a zero-shot (untrained) artifact from a base model.
+
+BASE is a Hugging Face model directory (safetensors), a GGUF file, or a hub id. The base model's
+weights are copied into OUT/model as safetensors (GGUF is dequantised to float32), its tokenizer
+is adapted (see `prepare_tokenizer`), and the query table is exported for every token id.
+Trained artifacts (the training package) use the same format.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shutil
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, normalizers, processors
+
+from lightretriever.components.artifact import (CONFIG_NAME, TOKENIZER_FILE, Artifact, ArtifactConfig,
+                                                DocumentModelSpec, SparseSettings, SpecialTokens)
+from lightretriever.components.backbones import resolve_device, wrap_model
+from lightretriever.components.errors import ArtifactError
+
+from .export import write_query_table
+
+
+# An untrained vocabulary head puts weight on most of the vocabulary (MiniLM: ~29k of 30.5k
+# entries above 0.01); the FLOPS regulariser makes trained heads sparse. Until then, keep the
+# strongest 256 terms per document so the index stays small.
+UNTRAINED_SPARSE_TOP_K = 256
+
+
+@dataclass
+class BaseModel:
+    """Where the base model is: `source` for from_pretrained, plus `gguf_file` for GGUF weights."""
+
+    source: str
+    gguf_file: str | None = None
+
+    @classmethod
+    def parse(cls, base: str | Path) -> "BaseModel":
+        path = Path(base).expanduser()
+        if path.suffix == ".gguf":
+            if not path.is_file():
+                raise ArtifactError(f"GGUF file {path} does not exist")
+            return cls(str(path.parent.resolve()), path.name)
+        if path.is_dir():
+            return cls(str(path.resolve()))
+        return cls(str(base))  # a hub id: works where the hub (or its cache) is reachable
+
+
+def build_artifact(base: str | Path, out: str | Path, *, instruction: str = "", table_dtype: str = "float32",
+                   backbone: str | None = None, pooling: str | None = None, sparse_head: str | None = None,
+                   lowercase: bool = False, max_query_length: int = 512, max_document_length: int = 512,
+                   sparse: SparseSettings | None = None, device: str | None = None, overwrite: bool = False,
+                   export_batch_size: int = 512, show_progress: bool = True) -> Artifact:
+    out = Path(out).expanduser()
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise ArtifactError(f"{out} already exists and is not empty; pass overwrite=True (--overwrite) to replace it")
+        shutil.rmtree(out)
+    base_model = BaseModel.parse(base)
+    hf_config = _load_config(base_model)
+    backbone = backbone or _detect_backbone(hf_config, base_model)
+    hf_tokenizer = _load_hf_tokenizer(base_model)
+    tokenizer, special = prepare_tokenizer(hf_tokenizer, backbone, lowercase)
+    model, sparse_head = _load_model(base_model, backbone, sparse_head)
+    pooling = pooling or ("last" if backbone == "decoder" else _sentence_transformers_pooling(base_model))
+
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    model.save_pretrained(str(tmp / "model"), safe_serialization=True)
+    tokenizer.save(str(tmp / TOKENIZER_FILE))
+    _write_tokenizer_config(tmp, hf_tokenizer, special, max_document_length)
+    config = ArtifactConfig(
+        backbone=backbone, pooling=pooling, sparse_head=sparse_head,
+        dense_dim=int(hf_config.hidden_size), vocab_size=tokenizer.get_vocab_size(with_added_tokens=True),
+        special_tokens=special, tables={}, default_table="default", document_model=DocumentModelSpec(path="model"),
+        sparse=sparse or SparseSettings(top_k=UNTRAINED_SPARSE_TOP_K), lowercase=_lowercases(tokenizer), max_query_length=max_query_length,
+        max_document_length=max_document_length, provenance=_provenance(base_model),
+    )
+    artifact = Artifact(root=tmp, config=config)
+    target = resolve_device(device)
+    wrapped = wrap_model(model, backbone, pooling, sparse_head).to(target)
+    write_query_table(wrapped, artifact, "default", instruction, dtype=table_dtype, batch_size=export_batch_size,
+                      make_default=True, show_progress=show_progress)
+    tmp.replace(out)  # the artifact appears only once complete
+    return Artifact.load(out, need_document_model=True)
+
+
+def prepare_tokenizer(hf_tokenizer, backbone: str, lowercase: bool) -> tuple[Tokenizer, SpecialTokens]:
+    """The artifact tokenizer: no fixed padding/truncation; decoders get `bos A eos` so the last
+    token is EOS (last-token pooling); optional Lowercase normaliser in front, so documents,
+    queries and instructions are all lowercased alike."""
+    tok = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
+    tok.no_padding()
+    tok.no_truncation()
+    if backbone == "decoder":
+        bos, eos = hf_tokenizer.bos_token, hf_tokenizer.eos_token
+        if bos is None or eos is None:
+            raise ArtifactError("the base tokenizer defines no bos/eos token; a decoder artifact needs both")
+        bos_id, eos_id = tok.token_to_id(bos), tok.token_to_id(eos)
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A {eos}", pair=f"{bos} $A $B {eos}", special_tokens=[(bos, bos_id), (eos, eos_id)])
+        pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else eos_id
+        special = SpecialTokens(bos_id=bos_id, eos_id=eos_id, pad_id=pad_id)
+    else:
+        cls_id, sep_id = hf_tokenizer.cls_token_id, hf_tokenizer.sep_token_id
+        if cls_id is None or sep_id is None:
+            raise ArtifactError("the base tokenizer defines no [CLS]/[SEP] token; an encoder artifact needs both")
+        special = SpecialTokens(bos_id=cls_id, eos_id=sep_id, pad_id=hf_tokenizer.pad_token_id or 0)
+    if lowercase and not _lowercases(tok):
+        tok.normalizer = normalizers.Sequence([normalizers.Lowercase()] + ([tok.normalizer] if tok.normalizer else []))
+    return tok, special
+
+
+def _lowercases(tok: Tokenizer) -> bool:
+    return tok.normalize_str("AbC") == "abc" if tok.normalizer else False
+
+
+def _load_config(base: BaseModel):
+    from transformers import AutoConfig
+
+    kwargs = {"gguf_file": base.gguf_file} if base.gguf_file else {}
+    try:
+        return AutoConfig.from_pretrained(base.source, **kwargs)
+    except OSError as exc:
+        raise ArtifactError(f"cannot read a model config from {base.source} ({exc}); pass a local HF model "
+                            "directory or a .gguf file") from exc
+
+
+def _detect_backbone(hf_config, base: BaseModel) -> str:
+    if base.gguf_file:
+        return "decoder"
+    archs = getattr(hf_config, "architectures", None) or []
+    return "decoder" if any(a.endswith("ForCausalLM") for a in archs) else "encoder"
+
+
+def _load_hf_tokenizer(base: BaseModel):
+    from transformers import AutoTokenizer
+
+    kwargs = {"gguf_file": base.gguf_file} if base.gguf_file else {}
+    tok = AutoTokenizer.from_pretrained(base.source, **kwargs)
+    if not getattr(tok, "is_fast", False):
+        raise ArtifactError(f"{base.source}: no fast (tokenizers) tokenizer; LightRetriever needs tokenizer.json")
+    return tok
+
+
+def _load_model(base: BaseModel, backbone: str, sparse_head: str | None):
+    """The model and its sparse head kind; encoders use an MLM head only when the checkpoint has one."""
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
+
+    kwargs = {"dtype": torch.float32}
+    if base.gguf_file:
+        kwargs["gguf_file"] = base.gguf_file
+    else:
+        kwargs["use_safetensors"] = True
+    if backbone == "decoder":
+        return AutoModelForCausalLM.from_pretrained(base.source, **kwargs).eval(), "lm_head"
+    if sparse_head in (None, "mlm_head"):
+        try:
+            model, info = AutoModelForMaskedLM.from_pretrained(base.source, output_loading_info=True, **kwargs)
+        except ValueError:  # the architecture has no MLM variant
+            model, info = None, {"missing_keys": ["<no MLM head class>"]}
+        if not info["missing_keys"]:
+            return model.eval(), "mlm_head"
+        if sparse_head == "mlm_head":
+            raise ArtifactError(f"{base.source} has no trained MLM head (missing {info['missing_keys'][:3]}...)")
+    return AutoModel.from_pretrained(base.source, **kwargs).eval(), "tied_embeddings"
+
+
+def _sentence_transformers_pooling(base: BaseModel) -> str:
+    """Follow the checkpoint's own sentence-transformers pooling when it ships one; default mean."""
+    pooling_config = Path(base.source) / "1_Pooling" / "config.json"
+    if pooling_config.is_file():
+        data = json.loads(pooling_config.read_text())
+        if data.get("pooling_mode_cls_token"):
+            return "cls"
+    return "mean"
+
+
+def _write_tokenizer_config(root: Path, hf_tokenizer, special: SpecialTokens, max_length: int) -> None:
+    """So `AutoTokenizer.from_pretrained(artifact)` works for users who want the HF tokenizer."""
+    tok = Tokenizer.from_file(str(root / TOKENIZER_FILE))
+    names = {k: tok.id_to_token(v) for k, v in (("bos_token", special.bos_id), ("eos_token", special.eos_id),
+                                                  ("pad_token", special.pad_id)) if v is not None}
+    if hf_tokenizer.unk_token:
+        names["unk_token"] = hf_tokenizer.unk_token
+    data = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": max_length, "padding_side": "right",
+            "clean_up_tokenization_spaces": False, **names}
+    (root / "tokenizer_config.json").write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _provenance(base: BaseModel) -> dict:
+    try:
+        own = version("lightretriever")
+    except PackageNotFoundError:
+        own = "unknown"
+    return {"base_model": base.source, "base_gguf_file": base.gguf_file, "trained": False,
+            "built_by": f"lightretriever {own}", "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}

@@ -1,0 +1,89 @@
+"""Query-table export: row t = the model's pooled output for `[bos] + instruction + [t] + [eos]`.
+
+Causal backbones compute the `[bos] + instruction` prefix once and reuse its key/value cache
+for every token, so each row costs a 2-token forward instead of a (P + 2)-token one. Encoder
+backbones attend bidirectionally (the prefix states depend on the token), so they run the
+whole short sequence per token and pool it like documents.
+Rows are stored unnormalised: the query is the normalised mean of its rows.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from lightretriever.components.artifact import Artifact, QueryTableSpec
+from lightretriever.components.backbones import Backbone, config_prefix_ids, pool_dense
+from lightretriever.components.tables import save_table
+
+METHODS = ("auto", "prefix-kv", "naive")
+
+
+@torch.inference_mode()
+def export_query_table(backbone: Backbone, artifact: Artifact, instruction: str, token_ids: Sequence[int] | None = None,
+                       method: str = "auto", batch_size: int = 512, show_progress: bool = True) -> np.ndarray:
+    """float32 `[len(token_ids), dim]` rows (all vocabulary ids by default)."""
+    if method not in METHODS:
+        raise ValueError(f"method {method!r}: expected one of {METHODS}")
+    config = artifact.config
+    prefix = config_prefix_ids(config, artifact.tokenizer(), instruction)
+    ids = np.arange(config.vocab_size) if token_ids is None else np.asarray(token_ids)
+    if method == "auto":
+        method = "prefix-kv" if backbone.kind == "decoder" and backbone.pooling == "last" else "naive"
+    if method == "prefix-kv" and (backbone.kind != "decoder" or backbone.pooling != "last"):
+        raise ValueError("prefix-kv export needs a causal (decoder) backbone with last-token pooling: "
+                         "encoder prefix states depend on the token")
+    device = next(backbone.body.parameters()).device
+    rows = np.empty((len(ids), config.dense_dim), dtype=np.float32)
+    run = _prefix_kv_rows if method == "prefix-kv" else _full_rows
+    state = _prefix_cache(backbone, prefix, device) if method == "prefix-kv" else None
+    with tqdm(total=len(ids), unit="tok", desc=f"Exporting query table ({method})", disable=not show_progress) as bar:
+        for start in range(0, len(ids), batch_size):
+            chunk = torch.as_tensor(ids[start:start + batch_size], dtype=torch.long, device=device)
+            rows[start:start + len(chunk)] = run(backbone, prefix, chunk, config.special_tokens.eos_id, state).float().cpu().numpy()
+            bar.update(len(chunk))
+    return rows
+
+
+def _full_rows(backbone: Backbone, prefix: list[int], tokens: torch.Tensor, eos: int, _state) -> torch.Tensor:
+    batch = tokens.shape[0]
+    head = torch.tensor(prefix, dtype=torch.long, device=tokens.device).expand(batch, -1)
+    tail = torch.full((batch, 1), eos, dtype=torch.long, device=tokens.device)
+    input_ids = torch.cat([head, tokens[:, None], tail], dim=1)
+    attention = torch.ones_like(input_ids)
+    return pool_dense(backbone.hidden(input_ids, attention), attention, backbone.pooling)
+
+
+def _prefix_cache(backbone: Backbone, prefix: list[int], device: torch.device):
+    input_ids = torch.tensor([prefix], dtype=torch.long, device=device)
+    return backbone.body(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), use_cache=True).past_key_values
+
+
+def _prefix_kv_rows(backbone: Backbone, prefix: list[int], tokens: torch.Tensor, eos: int, cache) -> torch.Tensor:
+    batch, p = tokens.shape[0], len(prefix)
+    cache = copy.deepcopy(cache)  # the forward appends to the cache: keep the prefix pristine
+    cache.batch_repeat_interleave(batch)
+    input_ids = torch.stack([tokens, torch.full_like(tokens, eos)], dim=1)
+    position_ids = torch.arange(p, p + 2, device=tokens.device).expand(batch, -1)
+    attention = torch.ones((batch, p + 2), dtype=torch.long, device=tokens.device)
+    out = backbone.body(input_ids=input_ids, attention_mask=attention, position_ids=position_ids,
+                        past_key_values=cache, use_cache=True)
+    return out.last_hidden_state[:, -1]  # the EOS state = "last" pooling
+
+
+def write_query_table(backbone: Backbone, artifact: Artifact, name: str, instruction: str, dtype: str = "float32",
+                      method: str = "auto", batch_size: int = 512, make_default: bool = False,
+                      show_progress: bool = True) -> None:
+    """Export every row, save `tables/<name>.safetensors` and record it in lightretriever.json."""
+    rows = export_query_table(backbone, artifact, instruction, method=method, batch_size=batch_size,
+                              show_progress=show_progress)
+    spec = QueryTableSpec(file=f"tables/{name}.safetensors", instruction=instruction, dtype=dtype)
+    save_table(artifact.root / spec.file, rows, dtype, instruction)
+    artifact.config.tables[name] = spec
+    if make_default or artifact.config.default_table not in artifact.config.tables:
+        artifact.config.default_table = name
+    artifact.save_config()
