@@ -159,7 +159,8 @@ def _load_model(base: BaseModel, backbone: str, sparse_head: str | None):
     else:
         kwargs["use_safetensors"] = True
     if backbone == "decoder":
-        return AutoModelForCausalLM.from_pretrained(base.source, **kwargs).eval(), "lm_head"
+        model = AutoModelForCausalLM.from_pretrained(base.source, **kwargs).eval()
+        return (_forget_gguf(model) if base.gguf_file else model), "lm_head"
     if sparse_head in (None, "mlm_head"):
         try:
             model, info = AutoModelForMaskedLM.from_pretrained(base.source, output_loading_info=True, **kwargs)
@@ -170,6 +171,15 @@ def _load_model(base: BaseModel, backbone: str, sparse_head: str | None):
         if sparse_head == "mlm_head":
             raise ArtifactError(f"{base.source} has no trained MLM head (missing {info['missing_keys'][:3]}...)")
     return AutoModel.from_pretrained(base.source, **kwargs).eval(), "tied_embeddings"
+
+
+def _forget_gguf(model):
+    """transformers dequantises GGUF to float32 but still flags the model as quantised, which
+    blocks `save_pretrained`; the weights are plain tensors, so drop the flag and its config."""
+    model.hf_quantizer = None
+    if getattr(model.config, "quantization_config", None) is not None:
+        del model.config.quantization_config
+    return model
 
 
 def _sentence_transformers_pooling(base: BaseModel) -> str:

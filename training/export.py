@@ -10,6 +10,7 @@ Rows are stored unnormalised: the query is the normalised mean of its rows.
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Sequence
 
 import numpy as np
@@ -71,8 +72,13 @@ def _prefix_kv_rows(backbone: Backbone, prefix: list[int], tokens: torch.Tensor,
     position_ids = torch.arange(p, p + 2, device=tokens.device).expand(batch, -1)
     attention = torch.ones((batch, p + 2), dtype=torch.long, device=tokens.device)
     out = backbone.body(input_ids=input_ids, attention_mask=attention, position_ids=position_ids,
-                        past_key_values=cache, use_cache=True)
+                        use_cache=True, **{_cache_argument(backbone.body): cache})
     return out.last_hidden_state[:, -1]  # the EOS state = "last" pooling
+
+
+def _cache_argument(body: torch.nn.Module) -> str:
+    """transformers 5.x renamed the forward's `past_key_values` to `cache`; accept both."""
+    return "cache" if "cache" in inspect.signature(body.forward).parameters else "past_key_values"
 
 
 def write_query_table(backbone: Backbone, artifact: Artifact, name: str, instruction: str, dtype: str = "float32",
