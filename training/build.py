@@ -118,7 +118,7 @@ def prepare_tokenizer(hf_tokenizer, backbone: str, lowercase: bool) -> tuple[Tok
 
 
 def _lowercases(tok: Tokenizer) -> bool:
-    return tok.normalize_str("AbC") == "abc" if tok.normalizer else False
+    return tok.normalizer.normalize_str("AbC") == "abc" if tok.normalizer else False
 
 
 def _load_config(base: BaseModel):
