@@ -168,7 +168,6 @@ class Artifact:
 
     root: Path
     config: ArtifactConfig
-    _tokenizer: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def load(cls, path: str | Path, need_document_model: bool = False) -> "Artifact":
@@ -196,19 +195,18 @@ class Artifact:
         return self.root / TOKENIZER_FILE
 
     def tokenizer(self):
-        """The artifact's `tokenizers.Tokenizer`, with padding and truncation switched off
-        (some shipped tokenizer.json files pad every text to 128 ids)."""
-        if self._tokenizer is None:
-            from tokenizers import Tokenizer
+        """A new `tokenizers.Tokenizer` for this artifact, padding and truncation switched off
+        (some shipped tokenizer.json files pad every text to 128 ids). A new object per call,
+        because each encoder sets its own truncation length on it."""
+        from tokenizers import Tokenizer
 
-            try:
-                tok = Tokenizer.from_file(str(self.tokenizer_file))
-            except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
-                raise ArtifactError(f"{self.tokenizer_file}: cannot be read as a tokenizers JSON file ({exc})") from exc
-            tok.no_padding()
-            tok.no_truncation()
-            self._tokenizer = tok
-        return self._tokenizer
+        try:
+            tok = Tokenizer.from_file(str(self.tokenizer_file))
+        except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
+            raise ArtifactError(f"{self.tokenizer_file}: cannot be read as a tokenizers JSON file ({exc})") from exc
+        tok.no_padding()
+        tok.no_truncation()
+        return tok
 
     def table_file(self, name: str | None = None) -> Path:
         return self.root / self.table_spec(name).file
@@ -286,3 +284,8 @@ class Artifact:
                 if not (adapter_dir / needed).is_file():
                     raise ArtifactError(f"{self.root}: LoRA adapter {dm.adapter}/{needed} is missing")
 
+
+
+def special_token_ids(tokenizer) -> list[int]:
+    """Ids of the tokenizer's special tokens ([CLS], <|im_end|>, [UNK], padding, ...)."""
+    return sorted(i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special)

@@ -153,11 +153,6 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
         raise ValueError(f"dtype {dtype!r}: expected float32, bfloat16 or float16") from None
 
 
-def special_ids(artifact_or_tokenizer) -> list[int]:
-    tok = artifact_or_tokenizer.tokenizer() if isinstance(artifact_or_tokenizer, Artifact) else artifact_or_tokenizer
-    return sorted(i for i, t in tok.get_added_tokens_decoder().items() if t.special)
-
-
 def config_prefix_ids(config: ArtifactConfig, tokenizer, instruction: str) -> list[int]:
     """`[bos] + instruction` ids: the shared prefix of every query-table row."""
     bos = [] if config.special_tokens.bos_id is None else [config.special_tokens.bos_id]

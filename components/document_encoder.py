@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .artifact import Artifact, SparseSettings
-from .backbones import load_backbone, pool_dense, resolve_device, resolve_dtype, sparse_max, special_ids
+from .artifact import Artifact, SparseSettings, special_token_ids
+from .backbones import load_backbone, pool_dense, resolve_device, resolve_dtype, sparse_max
 from .query_encoder import _check_texts
 from .sparse import SparseBatch
 
@@ -41,7 +41,7 @@ class DocumentEncoder:
         self.backbone = load_backbone(artifact, self.device, self.dtype)
         self._tokenizer = artifact.tokenizer()
         self._tokenizer.enable_truncation(self.config.max_document_length)
-        self._special = torch.tensor(special_ids(self._tokenizer), dtype=torch.long, device=self.device)
+        self._special = torch.tensor(special_token_ids(self._tokenizer), dtype=torch.long, device=self.device)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device | None = None,

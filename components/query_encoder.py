@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifact import Artifact
+from .artifact import Artifact, special_token_ids
 from .errors import LightRetrieverError
 from .sparse import SparseBatch
 from .tables import dequantize, load_table
@@ -65,8 +65,7 @@ class QueryEncoder:
         self._tokenizer = artifact.tokenizer()
         self._tokenizer.enable_truncation(config.max_query_length)
         self._is_special = np.zeros(self.vocab_size, dtype=bool)
-        special = [i for i, t in self._tokenizer.get_added_tokens_decoder().items() if t.special]
-        self._is_special[np.asarray(special, dtype=np.int64)] = True
+        self._is_special[np.asarray(special_token_ids(self._tokenizer), dtype=np.int64)] = True
         self._threads = num_threads or min(4, os.cpu_count() or 1)
         self._pool: ThreadPoolExecutor | None = None
 
