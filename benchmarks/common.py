@@ -25,7 +25,8 @@ def machine() -> dict:
         pass
     return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "torch": torch.__version__, "numpy": numpy.__version__}
+            "torch": torch.__version__, "numpy": numpy.__version__,
+            "load_avg_1m": os.getloadavg()[0]}  # > cores means other processes competed: figures are noisy
 
 
 def timed(fn, repeats: int = 1) -> tuple[dict, object]:

@@ -1,12 +1,8 @@
 """Shared fixtures: artifacts built once per test session under pytest's tmp dir.
 
-* `minilm_artifact`   full `build_artifact` of the packaged all-MiniLM-L6-v2 (encoder, ~25 s).
-* `smollm2_artifact`  `build_artifact` of the packaged SmolLM2-135M-Instruct GGUF (decoder) with a
-                      TEST-ONLY shortcut: the query table holds real rows only for a sample of ids
-                      (every id the test queries use, the special ids, the last id and some random
-                      ids); all other rows are zeros. A full export of 49k rows takes minutes on CPU.
-                      The sample is recorded in the artifact's provenance
-                      (`test_only_partial_table_ids`) and returned with the fixture.
+* `minilm_artifact`   `lightretriever build` of the packaged all-MiniLM-L6-v2 (encoder, ~30 s).
+* `smollm2_artifact`  `lightretriever build` of the packaged SmolLM2-135M-Instruct GGUF (decoder) with an
+                      instruction; the whole 49,152-row query table is exported (~4 min on 2 cores).
 * `tiny_llama_base` / `tiny_llama_artifact`  a random 2-layer LlamaForCausalLM with a WordLevel
                       tokenizer, saved like a Hugging Face checkpoint; its build is a full one.
 """
@@ -16,6 +12,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
+import sys
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,14 +30,16 @@ SMOLLM2_INSTRUCTION = "Given a scientific claim, retrieve documents that support
 
 def _scifact():
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
-    docs = [f"{r['title']} {r['text']}" for r in rows if r["kind"] == "doc"]
+    # title + the abstract's first two sentences (~60-100 tokens): a 135M decoder runs at ~60 tokens/s
+    # on 2 CPU cores, and the reference recomputes every text on its own
+    docs = [r["title"] + " " + " ".join(re.split(r"(?<=[.])\s+", r["text"])[:2]) for r in rows if r["kind"] == "doc"]
     queries = [r["text"] for r in rows if r["kind"] == "query"]
     return docs, queries
 
 
 _DOCS, _QUERIES = _scifact()
 
-# Three SciFact abstracts (different lengths, so the encoder pads inside a batch), a text with a
+# Three SciFact abstracts (clipped; different lengths, so the encoder pads inside a batch), a text with a
 # repeated word, and a one-word text.
 DOC_TEXTS = _DOCS + ["Stress stress stress: endoplasmic reticulum stress under stress.", "Methylation"]
 # Four SciFact claims and one with a repeated word (its token counts must show the repeats).
@@ -70,58 +71,44 @@ def _deterministic_torch():
 
 @pytest.fixture(scope="session")
 def minilm_artifact(tmp_path_factory):
-    from lightretriever.training.build import build_artifact
+    from lightretriever.components import Artifact
 
     out = tmp_path_factory.mktemp("artifacts") / "minilm"
-    return build_artifact(minilm_path(), out, show_progress=False)
+    run_cli("build", str(minilm_path()), str(out))
+    return Artifact.load(out, need_document_model=True)
 
 
-# -- SmolLM2 (decoder), partial query table ------------------------------------------------------
+# -- SmolLM2 (decoder), built with the real command line -------------------------------------------
 
 @dataclass
 class SmolArtifact:
     artifact: object  # lightretriever Artifact
-    hf_tokenizer: object  # the base GGUF tokenizer as transformers loaded it (independent of the artifact's)
-    table_ids: np.ndarray  # ids whose query-table rows are real; all other rows are zero
+    hf_tokenizer: object  # the base GGUF tokenizer as transformers loads it (independent of the artifact's)
+    table_ids: np.ndarray  # ids whose query-table rows were exported: the whole vocabulary
     instruction: str
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """The installed `lightretriever` console script, as a user runs it."""
+    script = Path(sys.executable).parent / "lightretriever"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "lightretriever.pipelines.cli"]
+    return subprocess.run(command + list(args), capture_output=True, text=True, check=True)
 
 
 @pytest.fixture(scope="session")
 def smollm2_artifact(tmp_path_factory):
-    from lightretriever.training import build, export
-    from lightretriever.training.build import build_artifact
+    """`lightretriever build SmolLM2.gguf OUT --instruction ...`: the full build, whole-vocabulary
+    table export included (about 4 minutes on 2 cores)."""
+    from transformers import AutoTokenizer
+
+    from lightretriever.components import Artifact
 
     gguf = smollm2_gguf_path()
-    captured: dict = {}
-    real_export = export.export_query_table
-    real_load_tokenizer = build._load_hf_tokenizer
-
-    def keep_tokenizer(base):
-        captured["hf_tokenizer"] = real_load_tokenizer(base)  # reused below: loading it from GGUF takes ~17 s
-        return captured["hf_tokenizer"]
-
-    def partial_export(backbone, artifact, instruction, token_ids=None, **kwargs):
-        """TEST-ONLY: rows for a sample of ids, zeros elsewhere (full export = minutes on CPU)."""
-        assert token_ids is None, "the build is expected to export the whole vocabulary"
-        config, tok = artifact.config, artifact.tokenizer()
-        query_ids = {i for q in QUERY_TEXTS for i in tok.encode(config.query_prefix + q, add_special_tokens=False).ids}
-        special = {i for i, t in tok.get_added_tokens_decoder().items() if t.special}
-        rng = np.random.default_rng(0)
-        sample = np.array(sorted(query_ids | special | {config.vocab_size - 1}
-                                 | set(rng.choice(config.vocab_size, 48, replace=False).tolist())))
-        rows = real_export(backbone, artifact, instruction, token_ids=sample, **kwargs)
-        table = np.zeros((config.vocab_size, config.dense_dim), dtype=np.float32)
-        table[sample] = rows
-        config.provenance["test_only_partial_table_ids"] = sample.tolist()
-        captured["sample"] = sample
-        return table
-
     out = tmp_path_factory.mktemp("artifacts") / "smollm2"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(export, "export_query_table", partial_export)
-        mp.setattr(build, "_load_hf_tokenizer", keep_tokenizer)
-        artifact = build_artifact(gguf, out, instruction=SMOLLM2_INSTRUCTION, show_progress=False)
-    return SmolArtifact(artifact, captured["hf_tokenizer"], captured["sample"], SMOLLM2_INSTRUCTION)
+    run_cli("build", str(gguf), str(out), "--instruction", SMOLLM2_INSTRUCTION)
+    artifact = Artifact.load(out, need_document_model=True)
+    hf_tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    return SmolArtifact(artifact, hf_tokenizer, np.arange(artifact.config.vocab_size), SMOLLM2_INSTRUCTION)
 
 
 # -- tiny random Llama ---------------------------------------------------------------------------
@@ -132,15 +119,16 @@ TINY_WORDS = ("the a of in to and is are for with on by cancer cell cells stress
 TINY_SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
 
 
-def save_tiny_llama(path: Path, seed: int = 0) -> Path:
+def save_tiny_llama(path: Path, seed: int = 0, lowercase: bool = False) -> Path:
     """A random 2-layer LlamaForCausalLM (untied LM head) + WordLevel tokenizer, saved as an HF
-    model directory (safetensors)."""
+    model directory (safetensors). `lowercase` gives the tokenizer a Lowercase normaliser."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     vocab = {t: i for i, t in enumerate(TINY_SPECIALS + list(dict.fromkeys(TINY_WORDS)))}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.normalizer = normalizers.Lowercase()
+    if lowercase:
+        tok.normalizer = normalizers.Lowercase()
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
                                      pad_token="<pad>")
@@ -160,7 +148,7 @@ def tiny_llama_base(tmp_path_factory):
     return save_tiny_llama(tmp_path_factory.mktemp("bases") / "tiny-llama")
 
 
-TINY_INSTRUCTION = "find the study on"
+TINY_INSTRUCTION = "results of the study on"
 
 
 @pytest.fixture(scope="session")
