@@ -27,8 +27,9 @@ class DocumentEncoder:
     Texts are tokenised with the artifact's tokenizer (`[bos] text [eos]` for decoders,
     `[CLS] text [SEP]` for BERT-like encoders), truncated to `max_document_length` tokens
     (specials kept), sorted by length into batches (output order preserved), and run once.
-    A text with no token besides specials (empty, whitespace) gets a zero dense vector and an
-    empty sparse vector, so it can never match.
+    Surrounding whitespace is stripped; a text with no token besides specials (empty,
+    whitespace-only, only special tokens) gets a zero dense vector and an empty sparse vector, so
+    it can never match.
     """
 
     def __init__(self, artifact: Artifact, device: str | torch.device | None = None,
@@ -54,7 +55,8 @@ class DocumentEncoder:
 
     def encode(self, texts: list[str], batch_size: int = 32, show_progress: bool = True) -> DocumentEmbeddings:
         _check_texts(texts)
-        ids = [e.ids for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+        # Surrounding whitespace is dropped first: byte-level BPE would turn it into tokens.
+        ids = [e.ids for e in self._tokenizer.encode_batch([t.strip() for t in texts], add_special_tokens=True)]
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first: OOM shows at once
         dense = np.zeros((len(ids), self.dim), dtype=np.float32)
         rows: list = [None] * len(ids)

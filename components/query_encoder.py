@@ -2,9 +2,11 @@
 
 Dense: the L2-normalised mean of the table rows of the query's tokens (repeats count, as in
 training). Sparse: the query's token counts. Both come from ONE tokenisation of
-`query_prefix + query` without special tokens; special ids that appear in the text (e.g. a
-literal "[CLS]" or [UNK] for unknown characters) are dropped from both, so a query made only
-of such tokens gets a zero dense vector and an empty sparse vector.
+`query_prefix + query.strip()` without special tokens; special ids that appear in the text (e.g.
+a literal "[CLS]" or [UNK] for unknown characters) are dropped from both, so an empty or
+whitespace-only query, or one made only of such tokens, gets a zero dense vector and an empty
+sparse vector. (With a byte-level BPE tokenizer, the prefix space before a literal special token
+stays a token of its own.)
 
 Imports only numpy, tokenizers, safetensors and the stdlib (a test guards it).
 """
@@ -83,7 +85,9 @@ class QueryEncoder:
 
     def tokenize(self, texts: list[str]) -> TokenizedQueries:
         _check_texts(texts)
-        encodings = self._tokenizer.encode_batch([self.prefix + t for t in texts], add_special_tokens=False)
+        # Surrounding whitespace is dropped first: byte-level BPE would turn it into tokens.
+        texts = [self.prefix + t if t else "" for t in (t.strip() for t in texts)]
+        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
         id_lists = [e.ids for e in encodings]
         lengths = np.fromiter(map(len, id_lists), dtype=np.int64, count=len(id_lists))
         ids = np.fromiter(itertools.chain.from_iterable(id_lists), dtype=np.intp, count=int(lengths.sum()))
