@@ -7,6 +7,8 @@ if [ -z "${VIRTUAL_ENV:-}" ]; then
   # shellcheck disable=SC1091
   source .venv/bin/activate
 fi
+# pip warns once per package about this machine's empty local index mirrors; keep other output.
+pip() { command pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 # 1. The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
 pip install -q torch==2.13.0
 # 2. The package, its extras for tests and benchmarks.
