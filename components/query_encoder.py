@@ -124,7 +124,7 @@ class QueryEncoder:
         out = np.zeros((n, self.dim), dtype=np.float32)
         order = np.argsort(lengths, kind="stable")
         chunks = [order[a:a + _CHUNK] for a in range(0, n, _CHUNK)]
-        work = lambda q: self._mean_chunk(q, tokens, out)  # noqa: E731
+        work = lambda q: self._mean_chunk(q, lengths[q], tokens, out)  # noqa: E731
         if len(chunks) > 1 and self._threads > 1:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="lightretriever-query")
@@ -134,8 +134,8 @@ class QueryEncoder:
                 work(q)
         return out
 
-    def _mean_chunk(self, queries: np.ndarray, tokens: TokenizedQueries, out: np.ndarray) -> None:
-        lens, starts = tokens.lengths[queries], tokens.offsets[queries]
+    def _mean_chunk(self, queries: np.ndarray, lens: np.ndarray, tokens: TokenizedQueries, out: np.ndarray) -> None:
+        starts = tokens.offsets[queries]
         acc = np.zeros((len(queries), self.dim), dtype=np.float32)
         buf = np.empty((len(queries), self.dim), dtype=self._table.dtype)
         scaled = np.empty((len(queries), self.dim), dtype=np.float32) if self._scale is not None else None
