@@ -84,7 +84,6 @@ def minilm_artifact(tmp_path_factory):
 class SmolArtifact:
     artifact: object  # lightretriever Artifact
     hf_tokenizer: object  # the base GGUF tokenizer as transformers loads it (independent of the artifact's)
-    table_ids: np.ndarray  # ids whose query-table rows were exported: the whole vocabulary
     instruction: str
 
 
@@ -111,7 +110,7 @@ def smollm2_artifact(tmp_path_factory):
     run_cli("build", str(gguf), str(out), "--instruction", SMOLLM2_INSTRUCTION)
     artifact = Artifact.load(out, need_document_model=True)
     hf_tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    return SmolArtifact(artifact, hf_tokenizer, np.arange(artifact.config.vocab_size), SMOLLM2_INSTRUCTION)
+    return SmolArtifact(artifact, hf_tokenizer, SMOLLM2_INSTRUCTION)
 
 
 # -- tiny random Llama ---------------------------------------------------------------------------

@@ -45,7 +45,6 @@ class Reference:
     forward: Callable[[torch.Tensor, bool], tuple[torch.Tensor, torch.Tensor | None]]
     pool: Callable[[torch.Tensor], torch.Tensor]  # hidden [B, L, H] (no padding) -> [B, H]
     document_ids: Callable[[str], list[int]]
-    table_ids: np.ndarray | None = None  # decoder shortcut: the query-table rows that are real
     model: Any = None
     _cache: dict = field(default_factory=dict, repr=False)
 
@@ -129,7 +128,7 @@ def _smollm2_reference(smol) -> Reference:
         return [bos, *body, eos]
 
     return Reference("smollm2", artifact, tok, bos, eos, smol.instruction, forward, pool=lambda h: h[:, -1],
-                     document_ids=document_ids, table_ids=smol.table_ids, model=model)
+                     document_ids=document_ids, model=model)
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +251,6 @@ def test_smollm2_query_tokens_are_covered_by_the_table(smollm2_ref):
     from lightretriever.components.tables import load_table
 
     ids = {i for q in QUERY_TEXTS for i in smollm2_ref.query_ids(q)}
-    assert not ids - set(smollm2_ref.table_ids.tolist())
     table, _ = load_table(smollm2_ref.artifact.table_file())
     assert np.all(np.abs(table[sorted(ids)]).max(axis=1) > 0)
 
