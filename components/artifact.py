@@ -285,7 +285,6 @@ class Artifact:
                     raise ArtifactError(f"{self.root}: LoRA adapter {dm.adapter}/{needed} is missing")
 
 
-
 def special_token_ids(tokenizer) -> list[int]:
     """Ids of the tokenizer's special tokens ([CLS], <|im_end|>, [UNK], padding, ...)."""
     return sorted(i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special)

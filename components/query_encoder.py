@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from .artifact import Artifact, special_token_ids
-from .errors import LightRetrieverError
 from .sparse import SparseBatch
 from .tables import dequantize, load_table
 
@@ -95,9 +94,10 @@ class QueryEncoder:
 
     def encode_tokenized(self, tokens: TokenizedQueries) -> QueryEmbeddings:
         """The encode step proper (what the speed benchmark times): ids -> dense + sparse."""
-        n = len(tokens.offsets) - 1
-        dense = self._mean_rows(tokens)
-        rows = np.repeat(np.arange(n), tokens.lengths)
+        lengths = tokens.lengths
+        n = len(lengths)
+        dense = self._mean_rows(tokens, lengths)
+        rows = np.repeat(np.arange(n), lengths)
         sparse = SparseBatch.from_pairs(n, rows, tokens.ids, self.vocab_size)
         return QueryEmbeddings(dense=dense, sparse=sparse)
 
@@ -111,7 +111,7 @@ class QueryEncoder:
         np.cumsum(lengths, out=offsets[1:])
         return TokenizedQueries(offsets=offsets, ids=ids)
 
-    def _mean_rows(self, tokens: TokenizedQueries) -> np.ndarray:
+    def _mean_rows(self, tokens: TokenizedQueries, lengths: np.ndarray) -> np.ndarray:
         """L2-normalised sum (= normalised mean) of table rows per query, without materialising
         all gathered rows.
 
@@ -119,7 +119,6 @@ class QueryEncoder:
         j-th token row of every query still that long. Each step is one numpy gather + add on
         a cache-resident block, and chunks run on a thread pool (numpy releases the GIL).
         """
-        lengths = tokens.lengths
         n = len(lengths)
         out = np.zeros((n, self.dim), dtype=np.float32)
         order = np.argsort(lengths, kind="stable")

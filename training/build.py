@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer, normalizers, processors
 
-from lightretriever.components.artifact import (CONFIG_NAME, TOKENIZER_FILE, Artifact, ArtifactConfig,
+from lightretriever.components.artifact import (TOKENIZER_FILE, Artifact, ArtifactConfig,
                                                 DocumentModelSpec, SparseSettings, SpecialTokens)
 from lightretriever.components.backbones import resolve_device, wrap_model
 from lightretriever.components.errors import ArtifactError
