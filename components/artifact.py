@@ -92,6 +92,8 @@ class ArtifactConfig:
         models the space-prefixed first word, as mid-sentence words have (see DESIGN in README).
     lowercase: the tokenizer lowercases every text (baked into tokenizer.json at build time,
         so documents, queries and instructions all agree).
+    document_weights_digest: sha256 of the document weight files, stored by build/train so the
+        index fingerprint (`components/fingerprint.py`) need not re-read gigabytes; None = compute.
     """
 
     backbone: Literal["decoder", "encoder"]
@@ -109,6 +111,7 @@ class ArtifactConfig:
     max_query_length: int = 512
     max_document_length: int = 512
     provenance: dict[str, Any] = field(default_factory=dict)
+    document_weights_digest: str | None = None
     format_version: int = FORMAT_VERSION
 
     # -- (de)serialisation -------------------------------------------------------------
@@ -223,6 +226,12 @@ class Artifact:
     def save_config(self) -> None:
         self.config.check_values()
         (self.root / CONFIG_NAME).write_text(self.config.to_json(), encoding="utf-8")
+
+    def document_fingerprint(self) -> str:
+        """Id of the document side (weights, tokenizer, document settings); see fingerprint.py."""
+        from .fingerprint import document_fingerprint
+
+        return document_fingerprint(self)
 
     # -- validation ----------------------------------------------------------------------
     def validate_query_side(self) -> None:

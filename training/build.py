@@ -22,6 +22,7 @@ from lightretriever.components.artifact import (TOKENIZER_FILE, Artifact, Artifa
                                                 DocumentModelSpec, SparseSettings, SpecialTokens)
 from lightretriever.components.backbones import resolve_device, wrap_model
 from lightretriever.components.errors import ArtifactError
+from lightretriever.components.fingerprint import weights_digest
 
 from .export import write_query_table
 
@@ -83,6 +84,7 @@ def build_artifact(base: str | Path, out: str | Path, *, instruction: str = "", 
         max_document_length=max_document_length, provenance=_provenance(base_model),
     )
     artifact = Artifact(root=tmp, config=config)
+    config.document_weights_digest = weights_digest(artifact)
     target = resolve_device(device)
     wrapped = wrap_model(model, backbone, pooling, sparse_head).to(target)
     write_query_table(wrapped, artifact, "default", instruction, dtype=table_dtype, batch_size=export_batch_size,

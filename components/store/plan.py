@@ -1,0 +1,35 @@
+"""A backend-neutral description of one search, which each backend turns into its own request.
+
+A plan has one or two *legs* (a nearest-neighbour search on the dense or the sparse vector) and,
+with two legs, a server-side fusion (RRF or DBSF); linear fusion runs each leg as its own plan and
+is fused here in Python (`fusion.linear_fuse`), because Qdrant has no per-query min-max fusion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..sparse import SparseVector
+
+
+@dataclass(frozen=True)
+class Leg:
+    using: str                              # vector name: "dense" or "sparse"
+    vector: list[float] | SparseVector
+    limit: int                              # prefetch depth (never left to a backend default)
+
+
+@dataclass(frozen=True)
+class Plan:
+    legs: tuple[Leg, ...]
+    limit: int
+    fusion: Any = None                      # a fusion.Fusion for two legs, else None
+    filters: dict[str, Any] | None = None   # Haystack filter syntax, see filters.py
+
+
+@dataclass(frozen=True)
+class RawHit:
+    point_id: str
+    score: float
+    payload: dict[str, Any]

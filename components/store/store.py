@@ -1,0 +1,248 @@
+"""QdrantHybridStore: dense + sparse vectors side by side in one Qdrant collection.
+
+Backends behind the same methods:
+  - embedded (default): `QdrantHybridStore("DIR", collection=...)` — qdrant-edge, Qdrant's Rust engine
+    in-process; one open store per collection directory;
+  - server / cluster: `QdrantHybridStore(url="http://host:6333", collection=...)` (+ `api_key`, or the
+    QDRANT_API_KEY environment variable), with `shard_number`, `replication_factor`, `on_disk`;
+  - qdrant-client local mode: `location=":memory:"` or `local_path=DIR` (compatibility tests only).
+
+Pass `schema=CollectionSchema.from_artifact(artifact)` to create the collection on first use and to
+refuse a collection that another document encoder wrote. Search takes already-encoded queries;
+`components.searcher.HybridSearcher` pairs the store with a query encoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import LightRetrieverError, StoreError
+from ..sparse import SparseVector
+from .fusion import Fusion, check_mode, linear_fuse
+from .plan import Leg, Plan, RawHit
+from .schema import DENSE_VECTOR, SPARSE_VECTOR, CollectionSchema, Hit, StoredDocument, point_id
+
+DEFAULT_PREFETCH = 100
+DEFAULT_COLLECTION = "lightretriever"
+
+
+class QdrantHybridStore:
+    def __init__(self, path: str | Path | None = None, *, collection: str = DEFAULT_COLLECTION,
+                 schema: CollectionSchema | None = None, create: bool = True,
+                 url: str | None = None, api_key: str | None = None, location: str | None = None,
+                 local_path: str | Path | None = None, prefer_grpc: bool = False, timeout: int | None = None,
+                 shard_number: int | None = None, replication_factor: int | None = None, on_disk: bool = False,
+                 write_batch_size: int = 256):
+        chosen = [name for name, v in (("path", path), ("url", url), ("location", location),
+                                        ("local_path", local_path)) if v]
+        if len(chosen) != 1:
+            raise StoreError(
+                f"give exactly one of path=DIR (embedded engine), url=URL (Qdrant server), "
+                f"location=':memory:' or local_path=DIR (qdrant-client local mode); got {chosen or 'none'}")
+        if not collection or "/" in collection or collection.startswith("."):
+            raise StoreError(f"collection name {collection!r} must be a plain non-empty name")
+        self.collection = collection
+        self.write_batch_size = write_batch_size
+        if path:
+            from .edge import EdgeBackend
+
+            self._backend = EdgeBackend(path, collection, on_disk=on_disk)
+        else:
+            from .client import ClientBackend
+
+            self._backend = ClientBackend(collection, url=url, api_key=api_key, location=location,
+                                          path=str(local_path) if local_path else None, prefer_grpc=prefer_grpc,
+                                          timeout=timeout, shard_number=shard_number,
+                                          replication_factor=replication_factor, on_disk=on_disk)
+        try:
+            self.schema = self._open(schema, create)
+        except BaseException:
+            self._backend.close()
+            raise
+
+    @classmethod
+    def from_location(cls, store: str | Path, collection: str = DEFAULT_COLLECTION, **kwargs) -> "QdrantHybridStore":
+        """What the CLI's --store means: http(s)://… → server, ':memory:' → local mode, else a directory."""
+        text = str(store)
+        if text.startswith(("http://", "https://")):
+            return cls(url=text, collection=collection, **kwargs)
+        if text == ":memory:":
+            return cls(location=text, collection=collection, **kwargs)
+        return cls(Path(text), collection=collection, **kwargs)
+
+    def _open(self, schema: CollectionSchema | None, create: bool) -> CollectionSchema:
+        where = self._backend.where
+        stored = self._backend.read_schema()
+        if stored is None:
+            if schema is None or not create:
+                raise StoreError(
+                    f"{where} does not exist; index documents first with "
+                    f"`lightretriever index ART --corpus FILE.jsonl --store … --collection {self.collection}`")
+            self._backend.create(schema)
+            stored = schema
+        elif schema is not None:
+            schema.check_matches(stored, where)
+        self._backend.open(stored)
+        return stored
+
+    @property
+    def backend(self) -> str:
+        return self._backend.name
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def __enter__(self) -> "QdrantHybridStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"QdrantHybridStore({self._backend.where}, backend={self.backend})"
+
+    # -- writes ----------------------------------------------------------------------------
+    def upsert(self, documents: Sequence[StoredDocument], dense: np.ndarray, sparse: Sequence[SparseVector]) -> int:
+        """Write documents with their vectors (rows of `dense`, items of `sparse`), replacing any
+        document with the same id. An all-zero dense row or an empty sparse vector (a document with
+        no content) is stored without that vector, so it never matches that leg."""
+        dense = np.asarray(dense, dtype=np.float32)
+        if dense.ndim != 2 or dense.shape[0] != len(documents) or len(sparse) != len(documents):
+            raise LightRetrieverError(
+                f"upsert got {len(documents)} documents, dense {dense.shape} and {len(sparse)} sparse vectors; "
+                "they must be one row per document")
+        if dense.shape[1] != self.schema.dense_dim:
+            raise LightRetrieverError(
+                f"dense vectors have {dense.shape[1]} dims but {self._backend.where} stores {self.schema.dense_dim}")
+        points = []
+        for doc, row, vec in zip(documents, dense, sparse):
+            vectors: dict[str, Any] = {}
+            if np.any(row):
+                vectors[DENSE_VECTOR] = row.tolist()
+            if len(vec):
+                vectors[SPARSE_VECTOR] = (vec.indices.tolist(), vec.values.tolist())
+            points.append((point_id(doc.id), vectors, doc.payload()))
+        for start in range(0, len(points), self.write_batch_size):
+            self._backend.upsert(points[start:start + self.write_batch_size])
+        return len(points)
+
+    def delete(self, ids: Iterable[str]) -> None:
+        pids = [point_id(i) for i in ids]
+        if pids:
+            self._backend.delete(pids)
+
+    def delete_by_filter(self, filters: dict[str, Any]) -> None:
+        if not filters:
+            raise LightRetrieverError("delete_by_filter needs a filter; use a new collection to drop everything")
+        self._backend.delete_by_filter(filters)
+
+    def flush(self) -> None:
+        self._backend.flush()
+
+    # -- reads -----------------------------------------------------------------------------
+    def count(self, filters: dict[str, Any] | None = None) -> int:
+        return self._backend.count(filters)
+
+    def get(self, ids: Sequence[str]) -> list[StoredDocument]:
+        """Stored documents for `ids`, in the given order; ids not stored are left out."""
+        found = {pid: payload for pid, payload, _ in self._backend.retrieve([point_id(i) for i in ids])}
+        return [StoredDocument.from_payload(found[point_id(i)]) for i in ids if point_id(i) in found]
+
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """{doc id: {"dense": list, "sparse": (indices, values)}} for stored ids (vectors as stored:
+        Qdrant keeps cosine vectors normalised)."""
+        records = self._backend.retrieve([point_id(i) for i in ids], with_vectors=True)
+        return {str(payload.get("id")): vectors for _, payload, vectors in records}
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        by_pid = {point_id(i): i for i in ids}
+        return {by_pid[pid] for pid, _, _ in self._backend.retrieve(list(by_pid))}
+
+    def iter_documents(self, filters: dict[str, Any] | None = None, batch_size: int = 256) -> Iterator[StoredDocument]:
+        offset = None
+        while True:
+            payloads, offset = self._backend.scroll(filters, batch_size, offset)
+            yield from (StoredDocument.from_payload(p) for p in payloads)
+            if offset is None:
+                return
+
+    # -- search ----------------------------------------------------------------------------
+    def search(self, dense: Sequence[float] | np.ndarray | None = None, sparse: SparseVector | None = None, *,
+               k: int = 10, mode: str = "hybrid", fusion: str | Fusion = "rrf", rrf_k: int = 60,
+               weights: tuple[float, float] | None = None, prefetch: int | None = None,
+               filters: dict[str, Any] | None = None) -> list[Hit]:
+        """Top-k documents for one encoded query. A missing, all-zero dense vector or an empty sparse
+        vector skips that leg (an empty list when no leg is left)."""
+        dense_rows = None if dense is None else np.asarray(dense, dtype=np.float32)[None, :]
+        return self.search_batch(dense_rows, None if sparse is None else [sparse], k=k, mode=mode, fusion=fusion,
+                                 rrf_k=rrf_k, weights=weights, prefetch=prefetch, filters=filters)[0]
+
+    def search_batch(self, dense: np.ndarray | None, sparse: Sequence[SparseVector] | None, *, k: int = 10,
+                     mode: str = "hybrid", fusion: str | Fusion = "rrf", rrf_k: int = 60,
+                     weights: tuple[float, float] | None = None, prefetch: int | None = None,
+                     filters: dict[str, Any] | None = None) -> list[list[Hit]]:
+        """One result list per query row; all queries go to the engine as one batch request."""
+        check_mode(mode)
+        fusion = Fusion.parse(fusion, rrf_k, weights)
+        depth = self._prefetch_depth(k, prefetch)
+        n = len(dense) if dense is not None else len(sparse) if sparse is not None else 0
+        if dense is not None and np.asarray(dense).shape[-1] != self.schema.dense_dim:
+            raise LightRetrieverError(
+                f"query vectors have {np.asarray(dense).shape[-1]} dims but {self._backend.where} stores "
+                f"{self.schema.dense_dim}")
+        plans: list[Plan] = []
+        slots: list[tuple[str, list[int]]] = []  # how to turn each query's plan results into hits
+        for i in range(n):
+            legs = self._legs(mode, None if dense is None else dense[i], None if sparse is None else sparse[i], depth)
+            if not legs:
+                slots.append(("empty", []))
+            elif len(legs) == 1:
+                slots.append(("single", [len(plans)]))
+                plans.append(Plan(legs=tuple(legs), limit=k, filters=filters))
+            elif fusion.kind == "linear":
+                slots.append(("linear", [len(plans), len(plans) + 1]))
+                plans.extend(Plan(legs=(leg,), limit=leg.limit, filters=filters) for leg in legs)
+            else:
+                slots.append(("single", [len(plans)]))
+                plans.append(Plan(legs=tuple(legs), limit=k, fusion=fusion, filters=filters))
+        results = self._backend.query(plans) if plans else []
+        out = []
+        for kind, idx in slots:
+            if kind == "empty":
+                raw: list[RawHit] = []
+            elif kind == "single":
+                raw = results[idx[0]]
+            else:
+                raw = linear_fuse(results[idx[0]], results[idx[1]], fusion.linear_weights(), k)
+            out.append([_hit(h) for h in raw])
+        return out
+
+    @staticmethod
+    def _prefetch_depth(k: int, prefetch: int | None) -> int:
+        if k <= 0:
+            raise LightRetrieverError(f"k={k} must be positive")
+        if prefetch is None:
+            return max(DEFAULT_PREFETCH, k)
+        if prefetch < k:
+            raise LightRetrieverError(
+                f"prefetch={prefetch} is smaller than k={k}: fusion could return at most {prefetch} "
+                "documents; raise prefetch (each leg's candidate depth) to at least k")
+        return prefetch
+
+    @staticmethod
+    def _legs(mode: str, dense_row, sparse_vec: SparseVector | None, depth: int) -> list[Leg]:
+        legs = []
+        if mode in ("dense", "hybrid") and dense_row is not None and np.any(dense_row):
+            legs.append(Leg(DENSE_VECTOR, np.asarray(dense_row, dtype=np.float32).tolist(), depth))
+        if mode in ("sparse", "hybrid") and sparse_vec is not None and len(sparse_vec):
+            legs.append(Leg(SPARSE_VECTOR, sparse_vec, depth))
+        return legs
+
+
+def _hit(raw: RawHit) -> Hit:
+    doc = StoredDocument.from_payload(raw.payload)
+    return Hit(id=doc.id, score=raw.score, text=doc.text, title=doc.title, meta=doc.meta)
