@@ -69,7 +69,9 @@ def sparse_max(hidden: torch.Tensor, token_mask: torch.Tensor, vocab_logits, voc
         if not bool(block_mask.any()):
             continue
         logits = vocab_logits(hidden[:, start:start + step])[..., :vocab_size]
-        logits = logits.masked_fill(~block_mask.unsqueeze(-1), float("-inf")).amax(dim=1)
+        # Masked positions become 0 rather than -inf: relu(max(S + {0})) == relu(max(S)), and an
+        # in-place multiply saves a copy of the largest tensor here (~10% of document encoding).
+        logits = logits.mul_(block_mask.unsqueeze(-1).to(logits.dtype)).amax(dim=1)
         best = logits if best is None else torch.maximum(best, logits)
     if best is None:
         return hidden.new_zeros(batch, vocab_size)

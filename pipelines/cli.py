@@ -34,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--sparse-head", choices=["lm_head", "mlm_head", "tied_embeddings"])
     build.add_argument("--lowercase", action="store_true", help="lowercase every text (baked into the tokenizer)")
     build.add_argument("--max-query-length", type=int, default=512)
-    build.add_argument("--max-document-length", type=int, default=512)
+    build.add_argument("--max-document-length", type=int, default=None,
+                       help="document truncation in tokens (default: the checkpoint's sentence-transformers "
+                            "max_seq_length, else min(512, max positions))")
     build.add_argument("--sparse-threshold", type=float, default=0.01)
     build.add_argument("--sparse-top-k", type=int, default=256,
                        help="keep the k largest weights per document (untrained heads are dense; 0 keeps all)")
@@ -59,7 +61,106 @@ def _parser() -> argparse.ArgumentParser:
     encode.add_argument("--doc", "-d", action="append", default=[], help="a document (repeatable)")
     encode.add_argument("--json", action="store_true", help="print JSON instead of text")
     encode.set_defaults(run=_encode)
+
+    index = sub.add_parser("index", help="encode a JSONL corpus and store it in a Qdrant collection (dense + sparse)")
+    index.add_argument("artifact")
+    index.add_argument("--corpus", required=True, help="JSONL, one document per line (BEIR corpus.jsonl works)")
+    _store_arguments(index)
+    index.add_argument("--resume", action="store_true", help="skip documents already stored (after an interruption)")
+    index.add_argument("--limit", type=int, help="index only the first N documents (to try things out)")
+    index.add_argument("--batch-size", type=int, default=256, help="documents read, encoded and written per step")
+    index.add_argument("--id-field", help="JSON key of the document id (default: _id, id, docid, doc_id)")
+    index.add_argument("--text-field", help="JSON key of the text (default: text, contents, content, body)")
+    index.add_argument("--title-field", help="JSON key of the title (default: title)")
+    index.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    index.add_argument("--on-disk", action="store_true", help="keep vectors on disk (large collections)")
+    index.add_argument("--shard-number", type=int, help="server/cluster only: shards of a new collection")
+    index.add_argument("--replication-factor", type=int, help="server/cluster only: replicas of a new collection")
+    index.add_argument("--json", action="store_true", help='print {"read", "written", "skipped", "count"} at the end')
+    index.set_defaults(run=_index)
+
+    search = sub.add_parser("search", help="search a collection with the artifact's light query encoder")
+    search.add_argument("artifact")
+    search.add_argument("query")
+    _store_arguments(search)
+    search.add_argument("-k", type=int, default=10, help="number of hits")
+    search.add_argument("--mode", default="hybrid", choices=["dense", "sparse", "hybrid"])
+    search.add_argument("--fusion", default="rrf", choices=["rrf", "dbsf", "linear"])
+    search.add_argument("--rrf-k", type=int, default=60, help="RRF constant k (score = sum 1/(rank + k))")
+    search.add_argument("--weights", type=_weights, help="dense,sparse weights for rrf/linear (linear default 0.7,0.3)")
+    search.add_argument("--prefetch", type=int, help="candidates per leg before fusion (default max(100, k))")
+    search.add_argument("--filter", type=json.loads, help='Haystack-style filter JSON, e.g. \'{"field": "meta.year", '
+                                                          '"operator": ">=", "value": 2020}\'')
+    search.add_argument("--table", help="query table name (default: the artifact's default table)")
+    search.add_argument("--json", action="store_true", help='print {"hits": [...], "encode_ms", "search_ms"}')
+    search.set_defaults(run=_search)
     return parser
+
+
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", required=True,
+                        help="a directory (embedded Qdrant engine), a Qdrant URL http(s)://… (API key from "
+                             "QDRANT_API_KEY), or :memory: (qdrant-client local mode, tests only)")
+    parser.add_argument("--collection", default="lightretriever", help="collection name")
+
+
+def _weights(text: str) -> tuple[float, float]:
+    try:
+        dense, sparse = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers 'DENSE,SPARSE', got {text!r}") from None
+    return dense, sparse
+
+
+def _index(args) -> None:
+    from lightretriever.components import Artifact, DocumentEncoder
+    from lightretriever.components.store import CollectionSchema, QdrantHybridStore
+
+    from .corpus import FieldMap
+    from .indexing import index_corpus
+
+    artifact = Artifact.load(args.artifact, need_document_model=True)
+    fields = FieldMap.with_overrides(args.id_field, args.text_field, args.title_field)
+    store = QdrantHybridStore.from_location(
+        args.store, args.collection, schema=CollectionSchema.from_artifact(artifact), on_disk=args.on_disk,
+        **{k: v for k, v in (("shard_number", args.shard_number), ("replication_factor", args.replication_factor))
+           if v is not None})
+    try:
+        encoder = DocumentEncoder(artifact, device=args.device)
+        report = index_corpus(args.corpus, store, encoder, batch_size=args.batch_size, resume=args.resume,
+                              fields=fields, limit=args.limit, show_progress=not args.json or sys.stderr.isatty())
+    finally:
+        store.close()
+    if report.duplicate_ids:
+        print(f"warning: {report.duplicate_ids} documents repeat an earlier id; the last copy is stored",
+              file=sys.stderr)
+    if args.json:
+        print(json.dumps({k: getattr(report, k) for k in ("read", "written", "skipped", "count")}))
+    else:
+        print(f"indexed {args.corpus} into {store}: read {report.read}, written {report.written}, "
+              f"skipped {report.skipped}; the collection holds {report.count} documents ({report.seconds:.1f} s)")
+
+
+def _search(args) -> None:
+    from lightretriever.components.searcher import HybridSearcher
+
+    searcher = HybridSearcher.open(args.artifact, args.store, args.collection, table=args.table, mode=args.mode,
+                                   fusion=args.fusion, rrf_k=args.rrf_k, weights=args.weights, prefetch=args.prefetch)
+    try:
+        result = searcher.search(args.query, k=args.k, filters=args.filter)
+    finally:
+        searcher.store.close()
+    if args.json:
+        out = result.to_dict()
+        for hit in out["hits"]:
+            hit.pop("meta")
+        print(json.dumps(out, ensure_ascii=False))
+        return
+    for rank, hit in enumerate(result.hits, start=1):
+        title = f"{hit.title} — " if hit.title else ""
+        print(f"{rank:>3}. {hit.score:.4f}  [{hit.id}] {title}{hit.text[:100]}")
+    print(f"encode {result.encode_ms:.3f} ms, search {result.search_ms:.3f} ms ({args.mode}"
+          + (f", {args.fusion}" if args.mode == "hybrid" else "") + ")")
 
 
 def _build(args) -> None:
@@ -137,7 +238,7 @@ def _encode(args) -> None:
 def _sparse_dot(a, b) -> float:
     import numpy as np
 
-    common, ia, ib = np.intersect1d(a.indices, b.indices, assume_unique=True, return_indices=True)
+    _, ia, ib = np.intersect1d(a.indices, b.indices, assume_unique=True, return_indices=True)
     return float(np.dot(a.values[ia], b.values[ib]))
 
 

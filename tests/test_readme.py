@@ -1,4 +1,4 @@
-"""README's Python snippet runs as written (against a freshly built MiniLM artifact)."""
+"""README's Python snippets run as written (against a freshly built MiniLM artifact)."""
 
 import re
 from pathlib import Path
@@ -9,16 +9,31 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+def python_block(marker: str) -> str:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    (block,) = [b for b in blocks if marker in b]
+    return block
 
 
 @pytest.mark.slow
-def test_readme_python_snippet_runs(minilm_artifact):
-    (snippet,) = python_blocks()
+def test_readme_encoder_snippet_runs(minilm_artifact):
+    snippet = python_block("QueryEncoder.from_pretrained")
     namespace: dict = {}
     exec(snippet.replace('"artifacts/minilm"', repr(str(minilm_artifact.root))), namespace)
     q, d = namespace["q"], namespace["d"]
     assert q.dense.shape == (1, 384) and abs(np.linalg.norm(q.dense[0]) - 1) < 1e-5
     assert d.dense.shape == (1, 384) and len(d.sparse[0]) > 0
     assert float(d.dense[0] @ q.dense[0]) > 0.1  # aspirin query vs aspirin document
+
+
+@pytest.mark.slow
+def test_readme_store_snippet_runs(minilm_artifact, tmp_path):
+    snippet = python_block("QdrantHybridStore(")
+    snippet = snippet.replace('"artifacts/minilm"', repr(str(minilm_artifact.root)))
+    snippet = snippet.replace('"stores/demo"', repr(str(tmp_path / "stores")))
+    namespace: dict = {}
+    exec(snippet, namespace)
+    result = namespace["result"]
+    assert [hit.id for hit in result.hits] == ["1"]  # the 2018 statin note is filtered out
+    assert result.encode_ms > 0 and result.search_ms > 0
+    assert (tmp_path / "stores" / "notes" / "lightretriever-collection.json").is_file()

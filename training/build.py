@@ -54,7 +54,7 @@ class BaseModel:
 
 def build_artifact(base: str | Path, out: str | Path, *, instruction: str = "", table_dtype: str = "float32",
                    backbone: str | None = None, pooling: str | None = None, sparse_head: str | None = None,
-                   lowercase: bool = False, max_query_length: int = 512, max_document_length: int = 512,
+                   lowercase: bool = False, max_query_length: int = 512, max_document_length: int | None = None,
                    sparse: SparseSettings | None = None, device: str | None = None, overwrite: bool = False,
                    export_batch_size: int = 512, show_progress: bool = True) -> Artifact:
     out = Path(out).expanduser()
@@ -69,6 +69,7 @@ def build_artifact(base: str | Path, out: str | Path, *, instruction: str = "", 
     tokenizer, special = prepare_tokenizer(hf_tokenizer, backbone, lowercase)
     model, sparse_head = _load_model(base_model, backbone, sparse_head)
     pooling = pooling or ("last" if backbone == "decoder" else _sentence_transformers_pooling(base_model))
+    max_document_length = max_document_length or _default_document_length(base_model, hf_config)
 
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -182,6 +183,17 @@ def _forget_gguf(model):
     if getattr(model.config, "quantization_config", None) is not None:
         del model.config.quantization_config
     return model
+
+
+def _default_document_length(base: BaseModel, hf_config) -> int:
+    """The checkpoint's own limit: sentence-transformers' max_seq_length (256 for all-MiniLM-L6-v2,
+    which MTEB scores use) when it ships one, else min(512, max_position_embeddings)."""
+    st_config = Path(base.source) / "sentence_bert_config.json"
+    if st_config.is_file():
+        limit = json.loads(st_config.read_text()).get("max_seq_length")
+        if limit:
+            return int(limit)
+    return min(512, int(getattr(hf_config, "max_position_embeddings", 512) or 512))
 
 
 def _sentence_transformers_pooling(base: BaseModel) -> str:

@@ -50,7 +50,8 @@ class ClientBackend:
                  timeout: int | None = None, shard_number: int | None = None,
                  replication_factor: int | None = None, on_disk: bool = False):
         self.collection = collection
-        self.where = f"collection {collection!r} at {url or location or path}"
+        self.url = url or location or path
+        self.where = f"collection {collection!r} at {self.url}"
         self.cluster = {"shard_number": shard_number, "replication_factor": replication_factor}
         self.on_disk = on_disk
         try:
@@ -66,7 +67,11 @@ class ClientBackend:
 
     # -- lifecycle -------------------------------------------------------------------------
     def exists(self) -> bool:
-        return self.client.collection_exists(self.collection)
+        try:
+            return self.client.collection_exists(self.collection)
+        except Exception as exc:  # httpx / grpc / qdrant_client errors; none of them carries the key
+            raise StoreError(f"cannot reach Qdrant at {self.url} ({type(exc).__name__}: {exc}); "
+                             "check the URL, that the server is running, and QDRANT_API_KEY") from exc
 
     def read_schema(self) -> CollectionSchema | None:
         if not self.exists():

@@ -178,8 +178,9 @@ class QdrantHybridStore:
         """Top-k documents for one encoded query. A missing, all-zero dense vector or an empty sparse
         vector skips that leg (an empty list when no leg is left)."""
         dense_rows = None if dense is None else np.asarray(dense, dtype=np.float32)[None, :]
-        return self.search_batch(dense_rows, None if sparse is None else [sparse], k=k, mode=mode, fusion=fusion,
-                                 rrf_k=rrf_k, weights=weights, prefetch=prefetch, filters=filters)[0]
+        results = self.search_batch(dense_rows, None if sparse is None else [sparse], k=k, mode=mode, fusion=fusion,
+                                    rrf_k=rrf_k, weights=weights, prefetch=prefetch, filters=filters)
+        return results[0] if results else []
 
     def search_batch(self, dense: np.ndarray | None, sparse: Sequence[SparseVector] | None, *, k: int = 10,
                      mode: str = "hybrid", fusion: str | Fusion = "rrf", rrf_k: int = 60,
