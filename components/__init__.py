@@ -1,7 +1,7 @@
 """lightretriever.components: what a RAG application imports at run time.
 
-`QueryEncoder` and the artifact classes import no torch; `DocumentEncoder` (torch) is
-imported lazily on first access so that a query server never loads torch.
+`QueryEncoder`, the store and the searcher import no torch; `DocumentEncoder` (torch) and the
+store classes are imported lazily on first access, so a query server never loads torch.
 """
 
 from .artifact import Artifact, ArtifactConfig, DocumentModelSpec, QueryTableSpec, SparseSettings, SpecialTokens
@@ -10,15 +10,22 @@ from .query_encoder import QueryEmbeddings, QueryEncoder
 from .sparse import SparseBatch, SparseVector
 
 __all__ = [
-    "Artifact", "ArtifactConfig", "ArtifactError", "DocumentEmbeddings", "DocumentEncoder", "DocumentModelSpec",
-    "LightRetrieverError", "QueryEmbeddings", "QueryEncoder", "QueryTableSpec", "SparseBatch", "SparseSettings",
-    "SparseVector", "SpecialTokens",
+    "Artifact", "ArtifactConfig", "ArtifactError", "CollectionSchema", "DocumentEmbeddings", "DocumentEncoder",
+    "DocumentModelSpec", "Hit", "HybridSearcher", "LightRetrieverError", "QdrantHybridStore", "QueryEmbeddings",
+    "QueryEncoder", "QueryTableSpec", "SearchResult", "SparseBatch", "SparseSettings", "SparseVector",
+    "SpecialTokens", "StoredDocument",
 ]
+
+_LAZY = {  # imported on first use: torch for the document encoder, the Qdrant engines for the store
+    "DocumentEncoder": "document_encoder", "DocumentEmbeddings": "document_encoder",
+    "QdrantHybridStore": "store", "CollectionSchema": "store", "StoredDocument": "store", "Hit": "store",
+    "HybridSearcher": "searcher", "SearchResult": "searcher",
+}
 
 
 def __getattr__(name: str):
-    if name in ("DocumentEncoder", "DocumentEmbeddings"):
-        from . import document_encoder
+    if name in _LAZY:
+        import importlib
 
-        return getattr(document_encoder, name)
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'lightretriever.components' has no attribute {name!r}")

@@ -112,7 +112,7 @@ def _weights(text: str) -> tuple[float, float]:
     return dense, sparse
 
 
-def _index(args) -> None:
+def _index(args) -> int | None:
     from lightretriever.components import Artifact, DocumentEncoder
     from lightretriever.components.store import CollectionSchema, QdrantHybridStore
 
@@ -129,6 +129,10 @@ def _index(args) -> None:
         encoder = DocumentEncoder(artifact, device=args.device)
         report = index_corpus(args.corpus, store, encoder, batch_size=args.batch_size, resume=args.resume,
                               fields=fields, limit=args.limit, show_progress=not args.json or sys.stderr.isatty())
+    except KeyboardInterrupt:
+        print("interrupted: every batch written so far is stored; rerun the same command with --resume "
+              "to continue", file=sys.stderr)
+        return 130
     finally:
         store.close()
     if report.duplicate_ids:

@@ -63,6 +63,8 @@ def index_corpus(corpus: str | Path, store: QdrantHybridStore, encoder, *, batch
     finally:
         bar.close()
         store.flush()
+    if report.written:
+        store.optimize()  # a bulk load leaves small segments; merging them now makes the first searches fast
     report.count = store.count()
     report.seconds = round(time.perf_counter() - started, 3)
     return report

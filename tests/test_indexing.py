@@ -23,6 +23,7 @@ from lightretriever.components.searcher import HybridSearcher
 from lightretriever.components.store import QdrantHybridStore
 from lightretriever.pipelines.corpus import CorpusError, FieldMap, read_corpus
 
+N_KILL = 96  # documents in the kill-and-resume test: the kill lands within the first ~30
 SCIFACT = Path(__file__).resolve().parents[1] / "data" / "scifact" / "corpus.jsonl.gz"
 
 
@@ -181,7 +182,7 @@ def test_duplicate_ids_warn_and_keep_the_last(minilm_artifact, tmp_path):
 def test_resume_after_a_kill_at_a_random_point(minilm_artifact, tmp_path):
     """Kill -9 the indexer at a random moment after its first batch, resume, and check that the
     collection holds every document exactly once."""
-    rows = scifact_slice(tmp_path / "corpus.jsonl", 240)
+    rows = scifact_slice(tmp_path / "corpus.jsonl", N_KILL)
     command = [sys.executable, "-m", "lightretriever.pipelines.cli", "index", str(minilm_artifact.root),
                "--corpus", str(tmp_path / "corpus.jsonl"), "--store", str(tmp_path / "store"),
                "--collection", "k", "--batch-size", "8"]
@@ -195,13 +196,13 @@ def test_resume_after_a_kill_at_a_random_point(minilm_artifact, tmp_path):
     process.wait()
     assert process.returncode == -signal.SIGKILL, "the indexer finished before the kill; use a larger corpus"
     before = len(collection_ids(tmp_path / "store", "k"))
-    assert 0 < before < 240
+    assert 0 < before < N_KILL
     resumed = subprocess.run(command + ["--resume", "--json"], capture_output=True, text=True, check=True)
     report = json.loads(resumed.stdout)
-    assert report["read"] == 240 and report["count"] == 240
-    assert report["skipped"] >= before - 8 and report["written"] + report["skipped"] == 240
+    assert report["read"] == N_KILL and report["count"] == N_KILL
+    assert report["skipped"] == before and report["written"] + report["skipped"] == N_KILL
     stored = collection_ids(tmp_path / "store", "k")
-    assert len(stored) == len(set(stored)) == 240
+    assert len(stored) == len(set(stored)) == N_KILL
     assert set(stored) == {r["_id"] for r in rows}
 
 
@@ -219,3 +220,16 @@ def _watch_progress(process) -> dict:
 
     threading.Thread(target=read, daemon=True).start()
     return state
+
+
+def test_search_path_loads_no_torch(minilm_artifact, indexed):
+    root, rows, _ = indexed
+    script = (
+        "import sys\n"
+        "from lightretriever.components import HybridSearcher\n"
+        f"s = HybridSearcher.open({str(minilm_artifact.root)!r}, {str(root / 'store')!r}, 'sci')\n"
+        f"hits = s.search({rows[2]['title']!r}, k=3).hits\n"
+        "s.store.close()\n"
+        "print(hits[0].id, 'torch' in sys.modules, 'transformers' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [rows[2]["_id"], "False", "False"]

@@ -117,6 +117,9 @@ class ClientBackend:
     def flush(self) -> None:
         pass  # the server persists on write (wait=True)
 
+    def optimize(self) -> None:
+        pass  # the server optimises in the background
+
     # -- reads -----------------------------------------------------------------------------
     def count(self, filters: dict | None = None) -> int:
         return self.client.count(self.collection, count_filter=translate(filters, _DIALECT), exact=True).count
@@ -139,10 +142,11 @@ class ClientBackend:
         flt = translate(plan.filters, _DIALECT)
         if len(plan.legs) == 1:
             leg = plan.legs[0]
-            return m.QueryRequest(query=_vector(leg), using=leg.using, limit=plan.limit, filter=flt, with_payload=True)
+            return m.QueryRequest(query=_vector(leg), using=leg.using, limit=plan.limit, filter=flt,
+                                  with_payload=plan.with_payload)
         prefetch = [m.Prefetch(query=_vector(leg), using=leg.using, limit=leg.limit, filter=flt) for leg in plan.legs]
         return m.QueryRequest(prefetch=prefetch, query=_fusion(plan.fusion), limit=plan.limit, filter=flt,
-                              with_payload=True)
+                              with_payload=plan.with_payload)
 
 
 def _vector(leg):

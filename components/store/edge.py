@@ -90,6 +90,9 @@ class EdgeBackend:
             vectors={DENSE_VECTOR: q.EdgeVectorParams(size=schema.dense_dim, distance=q.Distance.Cosine,
                                                       on_disk=self.on_disk)},
             sparse_vectors={SPARSE_VECTOR: q.EdgeSparseVectorParams(on_disk=self.on_disk)},
+            # qdrant-edge keeps payloads on disk by default; reading 10 of them then costs as much as
+            # the search itself, so they stay in memory unless on_disk is asked for.
+            on_disk_payload=self.on_disk,
         )
 
     def close(self) -> None:
@@ -113,6 +116,10 @@ class EdgeBackend:
 
     def flush(self) -> None:
         self._shard.flush()
+
+    def optimize(self) -> None:
+        """Merge segments and build the vector indexes now (the engine would do it lazily)."""
+        self._shard.optimize()
 
     # -- reads -----------------------------------------------------------------------------
     def count(self, filters: dict | None = None) -> int:
@@ -139,10 +146,10 @@ class EdgeBackend:
         flt = translate(plan.filters, _DIALECT)
         if len(plan.legs) == 1:
             leg = plan.legs[0]
-            return q.QueryRequest(limit=plan.limit, query=_nearest(leg), filter=flt, with_payload=True)
+            return q.QueryRequest(limit=plan.limit, query=_nearest(leg), filter=flt, with_payload=plan.with_payload)
         prefetches = [q.Prefetch(limit=leg.limit, query=_nearest(leg), filter=flt) for leg in plan.legs]
         return q.QueryRequest(limit=plan.limit, prefetches=prefetches, query=_fusion(plan.fusion),
-                              filter=flt, with_payload=True)
+                              filter=flt, with_payload=plan.with_payload)
 
 
 def _nearest(leg) -> q.Query:

@@ -26,6 +26,7 @@ class Plan:
     limit: int
     fusion: Any = None                      # a fusion.Fusion for two legs, else None
     filters: dict[str, Any] | None = None   # Haystack filter syntax, see filters.py
+    with_payload: bool = True               # linear fusion reads payloads only for the fused top-k
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,10 @@ class QdrantHybridStore:
     def flush(self) -> None:
         self._backend.flush()
 
+    def optimize(self) -> None:
+        """Embedded engine: merge segments and build indexes now (after a bulk load); no-op on a server."""
+        self._backend.optimize()
+
     # -- reads -----------------------------------------------------------------------------
     def count(self, filters: dict[str, Any] | None = None) -> int:
         return self._backend.count(filters)
@@ -206,7 +210,7 @@ class QdrantHybridStore:
                 plans.append(Plan(legs=tuple(legs), limit=k, filters=filters))
             elif fusion.kind == "linear":
                 slots.append(("linear", [len(plans), len(plans) + 1]))
-                plans.extend(Plan(legs=(leg,), limit=leg.limit, filters=filters) for leg in legs)
+                plans.extend(Plan(legs=(leg,), limit=leg.limit, filters=filters, with_payload=False) for leg in legs)
             else:
                 slots.append(("single", [len(plans)]))
                 plans.append(Plan(legs=tuple(legs), limit=k, fusion=fusion, filters=filters))
@@ -218,9 +222,13 @@ class QdrantHybridStore:
             elif kind == "single":
                 raw = results[idx[0]]
             else:
-                raw = linear_fuse(results[idx[0]], results[idx[1]], fusion.linear_weights(), k)
+                raw = self._with_payloads(linear_fuse(results[idx[0]], results[idx[1]], fusion.linear_weights(), k))
             out.append([_hit(h) for h in raw])
         return out
+
+    def _with_payloads(self, hits: list[RawHit]) -> list[RawHit]:
+        payloads = {pid: payload for pid, payload, _ in self._backend.retrieve([h.point_id for h in hits])}
+        return [RawHit(h.point_id, h.score, payloads.get(h.point_id, {})) for h in hits]
 
     @staticmethod
     def _prefetch_depth(k: int, prefetch: int | None) -> int:
