@@ -23,6 +23,9 @@ import torch
 
 DATA = Path(__file__).parent / "data" / "scifact_sample.jsonl"
 
+# No network here: Haystack's telemetry would retry posthog on every pipeline run (subprocesses inherit this).
+os.environ["HAYSTACK_TELEMETRY_ENABLED"] = "False"
+
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_INSTRUCTION = "Given a scientific claim, retrieve documents that support or refute the claim.\nClaim:"
 

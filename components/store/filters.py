@@ -8,7 +8,8 @@ One syntax for the bare store, the CLI, Haystack and LlamaIndex:
 Fields: "id" (document id), "title", "content" or "text" (the body), "meta.<key>" (any user field).
 Operators: ==, !=, >, >=, <, <=, in, not in. Comparisons take numbers or ISO-8601 date strings.
 `== None` matches documents without the field; `!=` also matches documents without the field
-(Haystack's semantics, and Qdrant's must_not).
+(Haystack's semantics, and Qdrant's must_not); `>`/`<` with None match nothing. Haystack's own
+DocumentStore test suite runs against these rules (tests/test_haystack_store.py).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def _comparison(key: str, op: str, value: Any, dialect: Dialect):
     if op == "!=":
         return dialect.group(must_not=[_equals(key, value, dialect)])
     if op in ("in", "not in"):
-        if not isinstance(value, (list, tuple)):
+        if not isinstance(value, list):
             raise FilterError(f"operator {op!r} on {key!r} needs a list value, got {value!r}")
         values = list(value)
         if values and all(isinstance(v, float) and not float(v).is_integer() for v in values):
@@ -87,7 +88,9 @@ def _comparison(key: str, op: str, value: Any, dialect: Dialect):
         return inside if op == "in" else dialect.group(must_not=[inside])
     if op in _RANGE_OPS:
         bound = {_RANGE_OPS[op]: value}
-        if isinstance(value, bool) or value is None:
+        if value is None:  # nothing compares greater or less than None (Haystack's semantics)
+            return _nothing(dialect)
+        if isinstance(value, bool):
             raise FilterError(f"operator {op!r} on {key!r} needs a number or an ISO date, got {value!r}")
         if isinstance(value, (int, float)):
             return dialect.number_range(key, **bound)

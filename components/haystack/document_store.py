@@ -1,0 +1,134 @@
+"""LightRetrieverDocumentStore: a Haystack DocumentStore over QdrantHybridStore (embedded by default)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from haystack import Document, default_from_dict, default_to_dict
+from haystack.document_stores.errors import DuplicateDocumentError
+from haystack.errors import FilterError as HaystackFilterError
+from haystack.document_stores.types import DuplicatePolicy
+
+from ..artifact import Artifact
+from ..errors import FilterError, StoreError
+from ..sparse import SparseVector
+from ..store import CollectionSchema, QdrantHybridStore
+from .convert import to_document, to_stored
+
+
+class LightRetrieverDocumentStore:
+    """Documents with their dense + sparse vectors in one Qdrant collection.
+
+    Embedded engine on a directory (`path=`, the default), or a Qdrant server (`url=`, API key from
+    QDRANT_API_KEY), or qdrant-client local mode (`location=":memory:"`, tests). The collection is
+    created on first use for `model` (an artifact path; only its config is read) and refuses
+    documents from another document encoder. Filters use Haystack's syntax.
+
+    ```python
+    store = LightRetrieverDocumentStore(path="stores", collection="docs", model="artifacts/minilm")
+    ```
+    """
+
+    __module__ = "haystack_integrations.document_stores.lightretriever"  # YAML loads with no allowlist step
+
+    def __init__(self, path: str | None = None, collection: str = "lightretriever", model: str | None = None,
+                 url: str | None = None, location: str | None = None, on_disk: bool = False,
+                 write_batch_size: int = 256):
+        self.path = str(path) if path else None
+        self.collection = collection
+        self.model = str(model) if model else None
+        self.url = url
+        self.location = location
+        self.on_disk = on_disk
+        self.write_batch_size = write_batch_size
+        self._store: QdrantHybridStore | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @property
+    def store(self) -> QdrantHybridStore:
+        """The open QdrantHybridStore (opened, and created for `model` if needed, on first use)."""
+        if self._store is None:
+            schema = CollectionSchema.from_artifact(Artifact.load(self.model)) if self.model else None
+            self._store = QdrantHybridStore(self.path, collection=self.collection, schema=schema, url=self.url,
+                                            location=self.location, on_disk=self.on_disk,
+                                            write_batch_size=self.write_batch_size)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return default_to_dict(self, path=self.path, collection=self.collection, model=self.model, url=self.url,
+                               location=self.location, on_disk=self.on_disk, write_batch_size=self.write_batch_size)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LightRetrieverDocumentStore":
+        return default_from_dict(cls, data)
+
+    # -- DocumentStore protocol --------------------------------------------------------------------
+    def count_documents(self) -> int:
+        return self.store.count()
+
+    def filter_documents(self, filters: dict[str, Any] | None = None) -> list[Document]:
+        try:
+            return [to_document(d) for d in self.store.iter_documents(filters)]
+        except FilterError as exc:
+            raise HaystackFilterError(str(exc)) from exc
+
+    def write_documents(self, documents: list[Document], policy: DuplicatePolicy = DuplicatePolicy.NONE) -> int:
+        """Write embedded documents (from LightRetrieverDocumentEmbedder). A document without
+        embeddings is stored without vectors: filterable, never matched by search.
+        NONE behaves as FAIL (Haystack's convention for stores)."""
+        if not isinstance(documents, list) or any(not isinstance(d, Document) for d in documents):
+            raise ValueError("write_documents expects a list of Documents")
+        if not documents:
+            return 0
+        documents = _last_per_id(documents)
+        if policy in (DuplicatePolicy.NONE, DuplicatePolicy.FAIL, DuplicatePolicy.SKIP):
+            existing = self.store.existing_ids([d.id for d in documents])
+            if existing and policy != DuplicatePolicy.SKIP:
+                raise DuplicateDocumentError(
+                    f"{len(existing)} document(s) already stored, e.g. id {sorted(existing)[0]!r}; "
+                    "write with policy=DuplicatePolicy.OVERWRITE to replace or SKIP to keep them")
+            documents = [d for d in documents if d.id not in existing]
+        dense, sparse = self._vectors(documents)
+        return self.store.upsert([to_stored(d) for d in documents], dense, sparse)
+
+    def delete_documents(self, document_ids: list[str]) -> None:
+        self.store.delete(document_ids)
+
+    def _vectors(self, documents: list[Document]) -> tuple[np.ndarray, list[SparseVector]]:
+        dim = self.store.schema.dense_dim
+        dense = np.zeros((len(documents), dim), dtype=np.float32)
+        sparse = []
+        for row, doc in enumerate(documents):
+            if doc.embedding is not None:
+                if len(doc.embedding) != dim:
+                    raise StoreError(
+                        f"document {doc.id!r} has a {len(doc.embedding)}-dim embedding but collection "
+                        f"{self.collection!r} stores {dim}-dim vectors; embed it with "
+                        "LightRetrieverDocumentEmbedder and the artifact that created the collection")
+                dense[row] = doc.embedding
+            sparse.append(self._sparse(doc))
+        return dense, sparse
+
+    def _sparse(self, doc: Document) -> SparseVector:
+        se = doc.sparse_embedding
+        indices = np.asarray(se.indices if se else [], dtype=np.int64)
+        values = np.asarray(se.values if se else [], dtype=np.float32)
+        order = np.argsort(indices, kind="stable")
+        indices, values = indices[order], values[order]
+        vocab = self.store.schema.vocab_size
+        if len(indices) and (np.any(np.diff(indices) == 0) or indices[0] < 0 or indices[-1] >= vocab):
+            raise StoreError(f"document {doc.id!r}: sparse indices must be unique token ids in [0, {vocab})")
+        return SparseVector(indices, values)
+
+
+def _last_per_id(documents: list[Document]) -> list[Document]:
+    by_id = {}
+    for doc in documents:
+        by_id[doc.id] = doc
+    return list(by_id.values())

@@ -1,0 +1,1 @@
+"""Alias packages installed under `haystack_integrations.*` (see pyproject's package-dir)."""

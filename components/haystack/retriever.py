@@ -1,0 +1,108 @@
+"""LightRetrieverRetriever: query text in, documents out — light query encoding + hybrid search."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from haystack import Document, component, default_to_dict
+from haystack.document_stores.types import FilterPolicy
+from haystack.document_stores.types.filter_policy import apply_filter_policy
+
+from ..artifact import Artifact
+from ..query_encoder import QueryEncoder
+from ..store import CollectionSchema
+from ..store.fusion import Fusion, check_mode
+from .convert import to_document
+from .document_store import LightRetrieverDocumentStore
+
+
+@component
+class LightRetrieverRetriever:
+    """Encodes the query with the artifact's table (no torch) and searches a LightRetrieverDocumentStore:
+    `mode` dense | sparse | hybrid, `fusion` rrf | dbsf | linear, Haystack filters.
+
+    ```python
+    store = LightRetrieverDocumentStore(path="stores", collection="docs", model="artifacts/minilm")
+    retriever = LightRetrieverRetriever(document_store=store, top_k=5)
+    retriever.warm_up()
+    retriever.run(query="Does aspirin prevent heart attacks?")["documents"]
+    ```
+    """
+
+    __module__ = "haystack_integrations.components.retrievers.lightretriever"  # YAML loads with no allowlist step
+
+    def __init__(self, document_store: LightRetrieverDocumentStore, model: str | None = None, top_k: int = 10,
+                 mode: str = "hybrid", fusion: str = "rrf", rrf_k: int = 60, weights: list[float] | None = None,
+                 prefetch: int | None = None, filters: dict[str, Any] | None = None,
+                 filter_policy: str | FilterPolicy = FilterPolicy.REPLACE, table: str | None = None):
+        """
+        :param document_store: where the documents are.
+        :param model: artifact for the query side; default: the store's `model`.
+        :param top_k: documents returned.
+        :param mode: "dense", "sparse" or "hybrid".
+        :param fusion: hybrid fusion: "rrf" (k = `rrf_k`), "dbsf", or "linear" (min-max, `weights` dense/sparse).
+        :param prefetch: candidates per leg before fusion (default max(100, top_k)).
+        :param filters: default filters (Haystack syntax); `filter_policy` says how run-time filters combine.
+        :param table: query table (instruction) name; default: the artifact's default table.
+        """
+        if not isinstance(document_store, LightRetrieverDocumentStore):
+            raise ValueError("document_store must be a LightRetrieverDocumentStore")
+        if (model or document_store.model) is None:
+            raise ValueError("LightRetrieverRetriever needs model=ARTIFACT (or a document store created with model=)")
+        check_mode(mode)
+        Fusion.parse(fusion, rrf_k, weights)
+        self.document_store = document_store
+        self.model = str(model) if model else None
+        self.top_k = top_k
+        self.mode = mode
+        self.fusion = fusion
+        self.rrf_k = rrf_k
+        self.weights = list(weights) if weights else None
+        self.prefetch = prefetch
+        self.filters = filters
+        self.filter_policy = FilterPolicy.from_str(filter_policy) if isinstance(filter_policy, str) else filter_policy
+        self.table = table
+        self._encoder: QueryEncoder | None = None
+
+    def warm_up(self) -> None:
+        """Load the query table and check it belongs to the document encoder that filled the store."""
+        if self._encoder is None:
+            artifact = Artifact.load(self.model or self.document_store.model)
+            store = self.document_store.store
+            CollectionSchema.from_artifact(artifact).check_matches(
+                store.schema, f"document store collection {self.document_store.collection!r}")
+            self._encoder = QueryEncoder(artifact, table=self.table)
+
+    def to_dict(self) -> dict[str, Any]:
+        return default_to_dict(self, document_store=self.document_store.to_dict(), model=self.model,
+                               top_k=self.top_k, mode=self.mode, fusion=self.fusion, rrf_k=self.rrf_k,
+                               weights=self.weights, prefetch=self.prefetch, filters=self.filters,
+                               filter_policy=self.filter_policy.value, table=self.table)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LightRetrieverRetriever":
+        params = dict(data.get("init_parameters", {}))
+        params["document_store"] = LightRetrieverDocumentStore.from_dict(params["document_store"])
+        return cls(**params)
+
+    @component.output_types(documents=list[Document])
+    def run(self, query: str, filters: dict[str, Any] | None = None, top_k: int | None = None) -> dict[str, Any]:
+        """Top-k documents for `query`, each with its fused `score`."""
+        if not isinstance(query, str):
+            raise TypeError("LightRetrieverRetriever expects the query as a string")
+        if self._encoder is None:
+            raise RuntimeError("The query table is not loaded. Call warm_up() before run() "
+                               "(a Pipeline does it for you).")
+        filters = apply_filter_policy(self.filter_policy, self.filters, filters)
+        encoded = self._encoder.encode([query])
+        hits = self.document_store.store.search(
+            encoded.dense[0], encoded.sparse[0], k=top_k or self.top_k, mode=self.mode, fusion=self.fusion,
+            rrf_k=self.rrf_k, weights=self.weights, prefetch=self.prefetch, filters=filters)
+        return {"documents": [to_document(hit, hit.score) for hit in hits]}
+
+    @component.output_types(documents=list[Document])
+    async def run_async(self, query: str, filters: dict[str, Any] | None = None,
+                        top_k: int | None = None) -> dict[str, Any]:
+        """Same as `run`; the engine call runs on a worker thread."""
+        return await asyncio.to_thread(self.run, query, filters, top_k)
