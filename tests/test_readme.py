@@ -37,3 +37,25 @@ def test_readme_store_snippet_runs(minilm_artifact, tmp_path):
     assert [hit.id for hit in result.hits] == ["1"]  # the 2018 statin note is filtered out
     assert result.encode_ms > 0 and result.search_ms > 0
     assert (tmp_path / "stores" / "notes" / "lightretriever-collection.json").is_file()
+
+
+@pytest.mark.slow
+def test_readme_haystack_snippet_runs(minilm_artifact, tmp_path):
+    snippet = python_block("LightRetrieverDocumentStore(path=")
+    snippet = snippet.replace('"artifacts/minilm"', repr(str(minilm_artifact.root)))
+    snippet = snippet.replace('path="stores"', f"path={str(tmp_path / 'stores')!r}")
+    namespace: dict = {}
+    exec(snippet, namespace)
+    documents = namespace["result"]["retriever"]["documents"]
+    assert [d.meta["title"] for d in documents] == ["Aspirin"]  # the 2018 statin note is filtered out
+    assert "haystack_integrations.components.retrievers.lightretriever" in namespace["yaml_text"]
+
+
+@pytest.mark.slow
+def test_readme_stock_qdrant_haystack_snippet_runs(minilm_artifact):
+    snippet = python_block("QdrantHybridRetriever(document_store=qdrant")
+    namespace: dict = {}
+    exec(snippet.replace('"artifacts/minilm"', repr(str(minilm_artifact.root))), namespace)
+    query = namespace["query"]
+    assert set(query.graph.nodes) == {"embedder", "retriever"}
+    assert query.run({"embedder": {"text": "aspirin"}})["retriever"]["documents"] == []  # empty store, wired right

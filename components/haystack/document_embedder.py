@@ -85,7 +85,7 @@ class LightRetrieverDocumentEmbedder:
         encoded = self._encoder.encode([self._text(d) for d in documents], batch_size=self.batch_size,
                                        show_progress=self.progress_bar)
         out = []
-        for doc, dense, sparse in zip(documents, encoded.dense, encoded.sparse):
+        for doc, dense, sparse in zip(documents, encoded.dense, encoded.sparse, strict=True):
             out.append(replace(doc, embedding=dense.tolist(),
                                sparse_embedding=SparseEmbedding(indices=sparse.indices.tolist(),
                                                                 values=sparse.values.tolist())))
