@@ -1,0 +1,49 @@
+"""LightRetrieverRetriever for LlamaIndex: query text in, scored nodes out, over QdrantHybridStore."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llama_index.core.callbacks.base import CallbackManager
+from llama_index.core.retrievers import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+from ..searcher import HybridSearcher
+from ..store import Hit
+
+
+class LightRetrieverRetriever(BaseRetriever):
+    """Searches a collection indexed by `lightretriever index` (or the Haystack store) with the light
+    query encoder: `mode` dense | sparse | hybrid, `fusion` rrf | dbsf | linear, Haystack-syntax `filters`.
+
+    ```python
+    retriever = LightRetrieverRetriever(model="artifacts/minilm", store="stores", collection="scifact")
+    nodes = retriever.retrieve("vitamin D and bone density")
+    ```
+    `store` is a directory (embedded engine), a Qdrant URL, or ':memory:'.
+    """
+
+    def __init__(self, model: str, store: str, collection: str, top_k: int = 10, mode: str = "hybrid",
+                 fusion: str = "rrf", rrf_k: int = 60, weights: tuple[float, float] | None = None,
+                 prefetch: int | None = None, filters: dict[str, Any] | None = None, table: str | None = None,
+                 callback_manager: CallbackManager | None = None):
+        super().__init__(callback_manager=callback_manager)
+        self.top_k = top_k
+        self.filters = filters
+        self._searcher = HybridSearcher.open(model, store, collection, table=table, mode=mode, fusion=fusion,
+                                             rrf_k=rrf_k, weights=weights, prefetch=prefetch)
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        result = self._searcher.search(query_bundle.query_str, k=self.top_k, filters=self.filters)
+        return [NodeWithScore(node=_node(hit), score=hit.score) for hit in result.hits]
+
+    def close(self) -> None:
+        """Release the store (an embedded collection allows one open store)."""
+        self._searcher.store.close()
+
+
+def _node(hit: Hit) -> TextNode:
+    metadata = dict(hit.meta)
+    if hit.title and "title" not in metadata:
+        metadata["title"] = hit.title
+    return TextNode(id_=hit.id, text=hit.text, metadata=metadata)
