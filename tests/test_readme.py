@@ -59,3 +59,13 @@ def test_readme_stock_qdrant_haystack_snippet_runs(minilm_artifact):
     query = namespace["query"]
     assert set(query.graph.nodes) == {"embedder", "retriever"}
     assert query.run({"embedder": {"text": "aspirin"}})["retriever"]["documents"] == []  # empty store, wired right
+
+
+@pytest.mark.slow
+def test_readme_llama_index_snippet_runs(minilm_artifact, capsys):
+    snippet = python_block("LightRetrieverEmbedding(model_name=")
+    namespace: dict = {}
+    exec(snippet.replace('"artifacts/minilm"', repr(str(minilm_artifact.root))), namespace)
+    hits = namespace["retriever"].retrieve("Does aspirin prevent heart attacks?")
+    assert len(hits) == 2 and hits[0].node.text.startswith("Aspirin")
+    assert capsys.readouterr().out.strip().endswith("Aspirin lowers the risk of myocardial infarction.")
