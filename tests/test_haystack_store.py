@@ -31,14 +31,16 @@ def comparable(documents: list[Document]) -> list[tuple]:
     return sorted((d.id, d.content, json.dumps(d.meta, sort_keys=True)) for d in documents)
 
 
+@pytest.fixture(scope="module")
+def artifact_768(tmp_path_factory):
+    """Haystack's suite writes 768-dim embeddings: a query-side artifact of that width."""
+    artifact, _ = make_query_artifact(tmp_path_factory.mktemp("artifact") / "a", dim=768)
+    return artifact
+
+
 class TestHaystackDocumentStoreSuite(CountDocumentsTest, DeleteDocumentsTest, FilterDocumentsTest,
                                      WriteDocumentsTest):
     """Haystack's own tests for DocumentStore implementations (768-dim random embeddings)."""
-
-    @pytest.fixture(scope="class")
-    def artifact_768(self, tmp_path_factory):
-        artifact, _ = make_query_artifact(tmp_path_factory.mktemp("artifact") / "a", dim=768)
-        return artifact
 
     @pytest.fixture
     def document_store(self, artifact_768, tmp_path):

@@ -223,7 +223,9 @@ class QdrantHybridStore:
                 raw = results[idx[0]]
             else:
                 raw = self._with_payloads(linear_fuse(results[idx[0]], results[idx[1]], fusion.linear_weights(), k))
-            out.append([_hit(h) for h in raw])
+            # Equal scores (common with RRF) come back in engine order, which can change when a shard is
+            # reopened or re-optimised; ties are broken by document id so results are reproducible.
+            out.append(sorted((_hit(h) for h in raw), key=lambda hit: (-hit.score, hit.id)))
         return out
 
     def _with_payloads(self, hits: list[RawHit]) -> list[RawHit]:
