@@ -15,7 +15,7 @@ from qdrant_client import models as m
 
 from ..errors import StoreError, StoreInUseError
 from .filters import translate
-from .plan import Plan, RawHit
+from .plan import Plan, RawHit, native_vectors, plain_vectors
 from .schema import DENSE_VECTOR, SPARSE_VECTOR, CollectionSchema
 
 
@@ -103,7 +103,7 @@ class ClientBackend:
 
     # -- writes ----------------------------------------------------------------------------
     def upsert(self, points: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> None:
-        batch = [m.PointStruct(id=pid, vector=_client_vectors(vectors), payload=payload)
+        batch = [m.PointStruct(id=pid, vector=native_vectors(vectors, m.SparseVector), payload=payload)
                  for pid, vectors, payload in points]
         self.client.upsert(self.collection, points=batch, wait=True)
 
@@ -126,7 +126,7 @@ class ClientBackend:
 
     def retrieve(self, point_ids: list[str], with_vectors: bool = False) -> list[tuple[str, dict, dict]]:
         records = self.client.retrieve(self.collection, ids=point_ids, with_payload=True, with_vectors=with_vectors)
-        return [(str(r.id), r.payload or {}, _plain_vectors(r.vector) if with_vectors else {}) for r in records]
+        return [(str(r.id), r.payload or {}, plain_vectors(r.vector) if with_vectors else {}) for r in records]
 
     def scroll(self, filters: dict | None, limit: int, offset: Any = None) -> tuple[list[dict], Any]:
         records, next_offset = self.client.scroll(self.collection, scroll_filter=translate(filters, _DIALECT),
@@ -160,20 +160,3 @@ def _fusion(fusion):
         return m.FusionQuery(fusion=m.Fusion.DBSF)
     return m.RrfQuery(rrf=m.Rrf(k=fusion.rrf_k, weights=list(fusion.weights) if fusion.weights else None))
 
-
-def _client_vectors(vectors: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for name, value in vectors.items():
-        if name == SPARSE_VECTOR:
-            indices, values = value
-            out[name] = m.SparseVector(indices=indices, values=values)
-        else:
-            out[name] = value
-    return out
-
-
-def _plain_vectors(vectors: dict | None) -> dict[str, Any]:
-    out = {}
-    for name, value in (vectors or {}).items():
-        out[name] = (list(value.indices), list(value.values)) if name == SPARSE_VECTOR else list(value)
-    return out

@@ -18,7 +18,7 @@ import qdrant_edge as q
 from ..errors import StoreError
 from .filters import translate
 from .lock import DirectoryLock
-from .plan import Plan, RawHit
+from .plan import Plan, RawHit, native_vectors, plain_vectors
 from .schema import DENSE_VECTOR, SPARSE_VECTOR, CollectionSchema
 
 RECORD_FILE = "lightretriever-collection.json"
@@ -105,7 +105,8 @@ class EdgeBackend:
     # -- writes ----------------------------------------------------------------------------
     def upsert(self, points: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> None:
         """points: (point id, {vector name: list | (indices, values)}, payload)."""
-        batch = [q.Point(id=pid, vector=_edge_vectors(vectors), payload=payload) for pid, vectors, payload in points]
+        batch = [q.Point(id=pid, vector=native_vectors(vectors, q.SparseVector), payload=payload)
+                 for pid, vectors, payload in points]
         self._shard.update(q.UpdateOperation.upsert_points(batch))
 
     def delete(self, point_ids: list[str]) -> None:
@@ -127,7 +128,7 @@ class EdgeBackend:
 
     def retrieve(self, point_ids: list[str], with_vectors: bool = False) -> list[tuple[str, dict, dict]]:
         records = self._shard.retrieve(point_ids, True, with_vectors)
-        return [(str(r.id), r.payload or {}, _plain_vectors(r.vector) if with_vectors else {}) for r in records]
+        return [(str(r.id), r.payload or {}, plain_vectors(r.vector) if with_vectors else {}) for r in records]
 
     def scroll(self, filters: dict | None, limit: int, offset: Any = None) -> tuple[list[dict], Any]:
         records, next_offset = self._shard.scroll(q.ScrollRequest(
@@ -165,20 +166,3 @@ def _fusion(fusion) -> Any:
         return q.Fusion.Dbsf()
     return q.Fusion.Rrf(k=fusion.rrf_k, weights=list(fusion.weights) if fusion.weights else None)
 
-
-def _edge_vectors(vectors: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for name, value in vectors.items():
-        if name == SPARSE_VECTOR:
-            indices, values = value
-            out[name] = q.SparseVector(indices=indices, values=values)
-        else:
-            out[name] = value
-    return out
-
-
-def _plain_vectors(vectors: dict | None) -> dict[str, Any]:
-    out = {}
-    for name, value in (vectors or {}).items():
-        out[name] = (list(value.indices), list(value.values)) if name == SPARSE_VECTOR else list(value)
-    return out

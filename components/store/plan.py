@@ -34,3 +34,15 @@ class RawHit:
     point_id: str
     score: float
     payload: dict[str, Any]
+
+
+def native_vectors(vectors: dict[str, Any], sparse_type) -> dict[str, Any]:
+    """{name: list | (indices, values)} -> the backend's point vectors; `sparse_type` is its SparseVector."""
+    return {name: sparse_type(indices=value[0], values=value[1]) if isinstance(value, tuple) else value
+            for name, value in vectors.items()}
+
+
+def plain_vectors(vectors: dict[str, Any] | None) -> dict[str, Any]:
+    """A backend's returned vectors -> {name: list | (indices, values)}."""
+    return {name: (list(value.indices), list(value.values)) if hasattr(value, "indices") else list(value)
+            for name, value in (vectors or {}).items()}
