@@ -1,0 +1,304 @@
+"""Training data: BEIR directories and JSONL triples, turned into (query, positives, negatives) examples.
+
+Two inputs are accepted by `load_training_data`:
+    a BEIR directory   corpus.jsonl[.gz] ({"_id", "title", "text"}), queries.jsonl ({"_id", "text"}),
+                       qrels/<split>.tsv (header "query-id<TAB>corpus-id<TAB>score"); BM25 hard negatives
+                       are mined from the corpus (see negatives.py)
+    a triples file     JSONL[.gz], one {"query", "positive" | "positives", "negatives"?} per line; a passage
+                       is a string or {"title"?, "text"}
+A document's text is "title text" (the BEIR/MTEB convention, the same as StoredDocument.encoder_text), so
+the model trains on exactly what it will encode at index time.
+Malformed lines stop the run with file:line: a silently dropped example is a silent change to training.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from lightretriever.components.errors import LightRetrieverError
+
+
+class TrainingDataError(LightRetrieverError, ValueError):
+    """Training data is missing a file, or a line of it cannot be read."""
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    title: str
+    text: str
+
+    def encoder_text(self) -> str:
+        """What the document encoder reads: title and body joined by a space (BEIR/MTEB convention)."""
+        return f"{self.title} {self.text}".strip() if self.title else self.text
+
+
+@dataclass
+class BeirDataset:
+    name: str                               # the directory's name
+    corpus: dict[str, Document]
+    queries: dict[str, str]                 # every query in queries.jsonl, whatever the split
+    qrels: dict[str, dict[str, int]]        # of `split` only: query id -> {doc id: relevance}
+    split: str
+
+
+@dataclass
+class TrainExample:
+    query: str
+    positives: list[str]                    # document texts (encoder_text)
+    negatives: list[str]                    # hard negative texts; may be empty
+    query_id: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def _jsonl(path: Path, show_progress: bool = False, desc: str | None = None) -> Iterator[tuple[str, dict]]:
+    """Yields ("file:line", object) for every non-blank line; a bad line raises with its location."""
+    with _open_text(path) as handle:
+        lines = tqdm(handle, desc=desc or f"Reading {path.name}", unit="line", disable=not show_progress)
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise TrainingDataError(f"{where}: not valid JSON ({exc.msg}); fix or remove the line") from exc
+            if not isinstance(record, dict):
+                raise TrainingDataError(f"{where}: expected a JSON object per line, got {type(record).__name__}")
+            yield where, record
+
+
+def _string_field(record: dict, key: str, where: str, required: bool = True) -> str:
+    value = record.get(key)
+    if value is None and not required:
+        return ""
+    if value is None:
+        raise TrainingDataError(f"{where}: no {key!r} field; every line needs one")
+    if isinstance(value, (int, float)) and key == "_id":
+        return str(value)  # numeric ids appear in some BEIR exports
+    if not isinstance(value, str):
+        raise TrainingDataError(f"{where}: {key!r} is {type(value).__name__}, not a string")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- BEIR
+
+
+def read_beir(directory: str | Path, split: str = "train", *, show_progress: bool = False) -> BeirDataset:
+    directory = Path(directory).expanduser()
+    if not directory.is_dir():
+        raise TrainingDataError(f"BEIR directory {directory} does not exist (expected corpus.jsonl, queries.jsonl, qrels/)")
+    qrels_path = _qrels_path(directory, split)  # checked first: a wrong split should fail before a long corpus read
+    return BeirDataset(name=directory.name, corpus=_read_beir_corpus(_corpus_path(directory), show_progress),
+                       queries=_read_beir_queries(directory / "queries.jsonl"), qrels=read_qrels(qrels_path),
+                       split=split)
+
+
+def _corpus_path(directory: Path) -> Path:
+    for name in ("corpus.jsonl", "corpus.jsonl.gz"):
+        if (directory / name).is_file():
+            return directory / name
+    raise TrainingDataError(f"{directory} has no corpus.jsonl or corpus.jsonl.gz; is it a BEIR dataset directory?")
+
+
+def _qrels_path(directory: Path, split: str) -> Path:
+    path = directory / "qrels" / f"{split}.tsv"
+    if path.is_file():
+        return path
+    available = sorted(p.stem for p in (directory / "qrels").glob("*.tsv"))
+    raise TrainingDataError(f"{path} does not exist; available splits in {directory / 'qrels'}: "
+                            f"{', '.join(available) or 'none'}; pass one of them as the split")
+
+
+def _read_beir_corpus(path: Path, show_progress: bool) -> dict[str, Document]:
+    corpus: dict[str, Document] = {}
+    for where, record in _jsonl(path, show_progress, desc="Reading corpus"):
+        doc_id = _string_field(record, "_id", where)
+        if doc_id in corpus:
+            raise TrainingDataError(f"{where}: document id {doc_id!r} appears twice; ids must be unique")
+        corpus[doc_id] = Document(id=doc_id, title=_string_field(record, "title", where, required=False),
+                                  text=_string_field(record, "text", where, required=False))
+    if not corpus:
+        raise TrainingDataError(f"{path} holds no documents")
+    return corpus
+
+
+def _read_beir_queries(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        raise TrainingDataError(f"{path} does not exist; a BEIR directory needs queries.jsonl")
+    return {_string_field(record, "_id", where): _string_field(record, "text", where) for where, record in _jsonl(path)}
+
+
+def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
+    """BEIR qrels: query id -> {doc id: relevance}, in file order. CRLF endings and a missing header are fine."""
+    path = Path(path)
+    qrels: dict[str, dict[str, int]] = {}
+    # newline="": split on "\n" only (a stray "\r" would otherwise shift line numbers); "\r\n" is stripped below
+    with open(path, encoding="utf-8", newline="") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.rstrip("\r\n").split("\t")
+            if not line.strip() or (number == 1 and fields[0] == "query-id"):
+                continue
+            query_id, doc_id, score = _qrels_fields(fields, f"{path}:{number}")
+            qrels.setdefault(query_id, {})[doc_id] = score
+    return qrels
+
+
+def _qrels_fields(fields: list[str], where: str) -> tuple[str, str, int]:
+    if len(fields) != 3:
+        raise TrainingDataError(f"{where}: expected 3 tab-separated fields (query-id, corpus-id, score), "
+                                f"got {len(fields)}")
+    try:
+        return fields[0], fields[1], int(fields[2])
+    except ValueError:
+        raise TrainingDataError(f"{where}: score {fields[2]!r} is not an integer") from None
+
+
+def examples_from_beir(dataset: BeirDataset, negatives: dict[str, list[str]] | None = None,
+                       min_relevance: int = 1) -> list[TrainExample]:
+    """One example per query with a qrel >= min_relevance, in qrels order.
+
+    Negatives are the texts of `negatives[query_id]`, minus every judged document (any relevance > 0,
+    also those below min_relevance: partly relevant is not negative) and any text equal to a positive's.
+    """
+    negatives = negatives or {}
+    examples, skipped, missing_docs = [], 0, 0
+    for query_id, judged in dataset.qrels.items():
+        positive_ids = [d for d, rel in judged.items() if rel >= min_relevance]
+        missing_docs += sum(d not in dataset.corpus for d in positive_ids)
+        positive_ids = [d for d in positive_ids if d in dataset.corpus]
+        if not positive_ids or query_id not in dataset.queries:
+            skipped += 1
+            continue
+        positives = [dataset.corpus[d].encoder_text() for d in positive_ids]
+        excluded = {d for d, rel in judged.items() if rel > 0}
+        examples.append(TrainExample(query=dataset.queries[query_id], positives=positives, query_id=query_id,
+                                     negatives=_negative_texts(dataset, query_id, negatives.get(query_id, []),
+                                                               excluded, set(positives))))
+    _warn_skipped(dataset, skipped, missing_docs, min_relevance)
+    return examples
+
+
+def _negative_texts(dataset: BeirDataset, query_id: str, doc_ids: list[str], excluded: set[str],
+                    positive_texts: set[str]) -> list[str]:
+    texts = []
+    for doc_id in doc_ids:
+        if doc_id not in dataset.corpus:
+            raise TrainingDataError(f"negative {doc_id!r} of query {query_id!r} is not in the {dataset.name} corpus; "
+                                    "mine negatives on the same corpus")
+        text = dataset.corpus[doc_id].encoder_text()
+        if doc_id not in excluded and text not in positive_texts:
+            texts.append(text)
+    return texts
+
+
+def _warn_skipped(dataset: BeirDataset, skipped: int, missing_docs: int, min_relevance: int) -> None:
+    # one summary, not one warning per query: BEIR splits routinely hold a few such queries
+    if skipped or missing_docs:
+        warnings.warn(f"{dataset.name}/{dataset.split}: skipped {skipped} of {len(dataset.qrels)} queries without a "
+                      f"positive (relevance >= {min_relevance}, text in queries.jsonl, document in the corpus); "
+                      f"{missing_docs} judged documents are missing from the corpus", stacklevel=3)
+
+
+# ---------------------------------------------------------------------------------------------- triples
+
+
+def read_triples(path: str | Path) -> list[TrainExample]:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise TrainingDataError(f"training file {path} does not exist")
+    return [_triple(record, where) for where, record in _jsonl(path)]
+
+
+def _triple(record: dict, where: str) -> TrainExample:
+    query = record.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise TrainingDataError(f"{where}: no \"query\" string")
+    positives = _passages(record.get("positives", record.get("positive")), "positive", where)
+    if not positives:
+        raise TrainingDataError(f"{where}: no positive; add \"positive\": \"text\" or \"positives\": [...]")
+    query_id = record.get("query_id")
+    return TrainExample(query=query, positives=positives, negatives=_passages(record.get("negatives"), "negative", where),
+                        query_id=None if query_id is None else str(query_id))
+
+
+def _passages(value, role: str, where: str) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [_passage(item, role, where) for item in items]
+
+
+def _passage(item, role: str, where: str) -> str:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict) and isinstance(item.get("text"), str):
+        title = item.get("title") or ""
+        return Document(id="", title=str(title), text=item["text"]).encoder_text()
+    raise TrainingDataError(f"{where}: a {role} must be a string or an object with a \"text\" string, "
+                            f"got {json.dumps(item)[:80]}")
+
+
+# ---------------------------------------------------------------------------------------------- entry point
+
+
+def load_training_data(path: str | Path, split: str = "train", hard_negatives: int = 7, negative_depth: int = 50,
+                       seed: int = 42, show_progress: bool = True, *, skip_top: int = 0) -> list[TrainExample]:
+    """A directory is read as BEIR (BM25 negatives mined when hard_negatives > 0); a file as JSONL triples."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return _beir_examples(path, split, hard_negatives, negative_depth, seed, show_progress, skip_top)
+    if path.is_file():
+        return read_triples(path)
+    raise TrainingDataError(f"training data {path} does not exist; pass a BEIR directory or a JSONL triples file")
+
+
+def _beir_examples(path: Path, split: str, hard_negatives: int, depth: int, seed: int, show_progress: bool,
+                   skip_top: int) -> list[TrainExample]:
+    from .negatives import mine_bm25_negatives  # imported here: only BEIR input needs bm25s
+
+    dataset = read_beir(path, split, show_progress=show_progress)
+    if hard_negatives <= 0:
+        return examples_from_beir(dataset)
+    judged = {q: {d for d, rel in rels.items() if rel > 0} for q, rels in dataset.qrels.items()}
+    queries = {q: dataset.queries[q] for q in judged if judged[q] and q in dataset.queries}
+    negatives = mine_bm25_negatives(dataset.corpus, queries, judged, depth=depth, n=hard_negatives, seed=seed,
+                                    show_progress=show_progress, skip_top=skip_top)
+    return examples_from_beir(dataset, negatives)
+
+
+# ---------------------------------------------------------------------------------------------- sampling
+
+
+def sample_group(example: TrainExample, n_negatives: int, rng: random.Random) -> tuple[str, list[str]]:
+    """One positive at random and `n_negatives` negatives (the collator's view of an example).
+
+    Negatives are drawn without replacement; with fewer than `n_negatives` available, every one is used once
+    and the rest are drawn with replacement (so the group keeps its size). No negatives -> [] (the caller
+    relies on in-batch negatives only).
+    """
+    if not example.positives:
+        raise TrainingDataError(f"training example {example.query_id or example.query[:60]!r} has no positive")
+    positive = rng.choice(example.positives)
+    if n_negatives <= 0 or not example.negatives:
+        return positive, []
+    if len(example.negatives) >= n_negatives:
+        return positive, rng.sample(example.negatives, n_negatives)
+    negatives = rng.sample(example.negatives, len(example.negatives))
+    return positive, negatives + rng.choices(example.negatives, k=n_negatives - len(negatives))
