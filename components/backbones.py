@@ -78,6 +78,23 @@ def sparse_max(hidden: torch.Tensor, token_mask: torch.Tensor, vocab_logits, voc
     return torch.log1p(torch.relu(best))
 
 
+def document_vectors(backbone: Backbone, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                     special_ids: torch.Tensor, pooling: str, vocab_size: int,
+                     with_sparse: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The document side, one forward pass: (L2-normalised dense [B, H], sparse [B, vocab_size]).
+
+    Shared by `DocumentEncoder` (inference) and training (with autograd), so the vectors a model
+    is trained on are the vectors it indexes. Rows with no content token (only specials) get a
+    zero dense vector and no sparse weight.
+    """
+    hidden = backbone.hidden(input_ids, attention_mask)
+    content = attention_mask.bool() & ~torch.isin(input_ids, special_ids)
+    dense = pool_dense(hidden, attention_mask, pooling)
+    dense = torch.nn.functional.normalize(dense, dim=-1) * content.any(dim=1, keepdim=True)
+    sparse = sparse_max(hidden, content, backbone.vocab_logits, vocab_size) if with_sparse else None
+    return dense, sparse
+
+
 def load_backbone(artifact: Artifact, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> Backbone:
     """The document model of an artifact: a full model directory, or base + LoRA adapter (merged)."""
     config, spec = artifact.config, artifact.config.document_model

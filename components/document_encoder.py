@@ -10,7 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .artifact import Artifact, SparseSettings, special_token_ids
-from .backbones import load_backbone, pool_dense, resolve_device, resolve_dtype, sparse_max
+from .backbones import document_vectors, load_backbone, resolve_device, resolve_dtype
 from .query_encoder import _check_texts
 from .sparse import SparseBatch
 
@@ -74,12 +74,9 @@ class DocumentEncoder:
     def encode_ids(self, batch_ids: list[list[int]]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
         """One forward pass over already tokenised documents (with specials)."""
         input_ids, attention = self._pad(batch_ids)
-        hidden = self.backbone.hidden(input_ids, attention)
-        content = attention.bool() & ~torch.isin(input_ids, self._special)
-        dense = pool_dense(hidden, attention, self.config.pooling).float()
-        dense = torch.nn.functional.normalize(dense, dim=-1) * content.any(dim=1, keepdim=True)
-        weights = sparse_max(hidden, content, self.backbone.vocab_logits, self.config.vocab_size).float()
-        return dense.cpu().numpy(), self._prune(weights)
+        dense, weights = document_vectors(self.backbone, input_ids, attention, self._special, self.config.pooling,
+                                          self.config.vocab_size)
+        return dense.float().cpu().numpy(), self._prune(weights.float())
 
     def _pad(self, batch_ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         length = max(len(x) for x in batch_ids)

@@ -51,6 +51,39 @@ class TokenizedQueries:
         return np.diff(self.offsets)
 
 
+class QueryTokenizer:
+    """The one query tokenisation both query paths share — and training reuses, so the tokens a
+    table row is trained on are the tokens it is looked up by: `query_prefix + query.strip()`,
+    no special tokens, truncated to `max_query_length`, special ids dropped."""
+
+    def __init__(self, artifact: Artifact):
+        config = artifact.config
+        self.prefix = config.query_prefix
+        self._tokenizer = artifact.tokenizer()
+        self._tokenizer.enable_truncation(config.max_query_length)
+        self._is_special = np.zeros(config.vocab_size, dtype=bool)
+        self._is_special[np.asarray(special_token_ids(self._tokenizer), dtype=np.int64)] = True
+
+    def __call__(self, texts: list[str]) -> TokenizedQueries:
+        _check_texts(texts)
+        # Surrounding whitespace is dropped first: byte-level BPE would turn it into tokens.
+        texts = [self.prefix + t if t else "" for t in (t.strip() for t in texts)]
+        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
+        id_lists = [e.ids for e in encodings]
+        lengths = np.fromiter(map(len, id_lists), dtype=np.int64, count=len(id_lists))
+        ids = np.fromiter(itertools.chain.from_iterable(id_lists), dtype=np.intp, count=int(lengths.sum()))
+        return self._drop_special(lengths, ids)
+
+    def _drop_special(self, lengths: np.ndarray, ids: np.ndarray) -> TokenizedQueries:
+        keep = ~self._is_special[ids]
+        if not keep.all():
+            rows = np.repeat(np.arange(len(lengths)), lengths)[keep]
+            lengths, ids = np.bincount(rows, minlength=len(lengths)), ids[keep]
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return TokenizedQueries(offsets=offsets, ids=ids)
+
+
 class QueryEncoder:
     """Encodes queries with an artifact's tokenizer and cached query table."""
 
@@ -68,10 +101,7 @@ class QueryEncoder:
         self._table = stored
         self.dim, self.vocab_size = config.dense_dim, config.vocab_size
         self.prefix = config.query_prefix
-        self._tokenizer = artifact.tokenizer()
-        self._tokenizer.enable_truncation(config.max_query_length)
-        self._is_special = np.zeros(self.vocab_size, dtype=bool)
-        self._is_special[np.asarray(special_token_ids(self._tokenizer), dtype=np.int64)] = True
+        self._tokenize = QueryTokenizer(artifact)
         self._threads = num_threads or min(4, os.cpu_count() or 1)
         self._pool: ThreadPoolExecutor | None = None
 
@@ -86,14 +116,7 @@ class QueryEncoder:
         return self.encode_tokenized(self.tokenize(texts))
 
     def tokenize(self, texts: list[str]) -> TokenizedQueries:
-        _check_texts(texts)
-        # Surrounding whitespace is dropped first: byte-level BPE would turn it into tokens.
-        texts = [self.prefix + t if t else "" for t in (t.strip() for t in texts)]
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
-        id_lists = [e.ids for e in encodings]
-        lengths = np.fromiter(map(len, id_lists), dtype=np.int64, count=len(id_lists))
-        ids = np.fromiter(itertools.chain.from_iterable(id_lists), dtype=np.intp, count=int(lengths.sum()))
-        return self._drop_special(lengths, ids)
+        return self._tokenize(texts)
 
     def encode_tokenized(self, tokens: TokenizedQueries) -> QueryEmbeddings:
         """The encode step proper (what the speed benchmark times): ids -> dense + sparse."""
@@ -107,15 +130,6 @@ class QueryEncoder:
         return QueryEmbeddings(dense=dense, sparse=sparse)
 
     # -- internals ---------------------------------------------------------------------
-    def _drop_special(self, lengths: np.ndarray, ids: np.ndarray) -> TokenizedQueries:
-        keep = ~self._is_special[ids]
-        if not keep.all():
-            rows = np.repeat(np.arange(len(lengths)), lengths)[keep]
-            lengths, ids = np.bincount(rows, minlength=len(lengths)), ids[keep]
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        return TokenizedQueries(offsets=offsets, ids=ids)
-
     def _encode_small(self, tokens: TokenizedQueries) -> QueryEmbeddings:
         """Same result as the batched path, for a handful of queries: one gather + sum each."""
         n = len(tokens.offsets) - 1

@@ -79,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--json", action="store_true", help='print {"read", "written", "skipped", "count"} at the end')
     index.set_defaults(run=_index)
 
+    from .train_cli import add_train_parser  # argparse only; the training package loads on use
+
+    add_train_parser(sub)
+
     search = sub.add_parser("search", help="search a collection with the artifact's light query encoder")
     search.add_argument("artifact")
     search.add_argument("query")
@@ -94,6 +98,26 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--table", help="query table name (default: the artifact's default table)")
     search.add_argument("--json", action="store_true", help='print {"hits": [...], "encode_ms", "search_ms"}')
     search.set_defaults(run=_search)
+
+    evaluate = sub.add_parser("evaluate", help="nDCG@10 / recall@100 / MRR@10 and query cost on a BEIR dataset "
+                                               "(full model, dense, sparse, hybrid, BM25)")
+    evaluate.add_argument("artifact")
+    evaluate.add_argument("--dataset", required=True, help="BEIR directory: corpus.jsonl[.gz], queries.jsonl, "
+                                                           "qrels/<split>.tsv")
+    evaluate.add_argument("--split", default="test", help="qrels split (qrels/<split>.tsv)")
+    evaluate.add_argument("--modes", default="full,dense,sparse,hybrid,bm25",
+                          help="comma-separated subset of full,dense,sparse,hybrid,bm25")
+    evaluate.add_argument("--fusion", default="rrf", choices=["rrf", "dbsf", "linear"], help="hybrid fusion")
+    evaluate.add_argument("--store", default=None,
+                          help="directory or Qdrant URL holding the collection {dataset}-{document fingerprint}, "
+                               "indexed on first use (default: $LIGHTRETRIEVER_HOME/stores, "
+                               "LIGHTRETRIEVER_HOME=~/.cache/lightretriever)")
+    evaluate.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
+    evaluate.add_argument("--batch-size", type=int, default=64, help="queries per forward pass / search request")
+    evaluate.add_argument("--max-queries", type=int, help="evaluate only the split's first N queries")
+    evaluate.add_argument("--device", default=None, help="full model / indexing: cpu, cuda, ... (default: cuda "
+                                                         "when available)")
+    evaluate.set_defaults(run=_evaluate)
     return parser
 
 
@@ -165,6 +189,20 @@ def _search(args) -> None:
         print(f"{rank:>3}. {hit.score:.4f}  [{hit.id}] {title}{hit.text[:100]}")
     print(f"encode {result.encode_ms:.3f} ms, search {result.search_ms:.3f} ms ({args.mode}"
           + (f", {args.fusion}" if args.mode == "hybrid" else "") + ")")
+
+
+def _evaluate(args) -> None:
+    from pathlib import Path
+
+    from .evaluate import evaluate, format_table
+
+    result = evaluate(args.artifact, args.dataset, split=args.split, modes=args.modes, fusion=args.fusion,
+                      store=args.store, batch_size=args.batch_size, max_queries=args.max_queries,
+                      device=args.device)
+    print(format_table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}", file=sys.stderr)
 
 
 def _build(args) -> None:

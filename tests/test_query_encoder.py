@@ -25,8 +25,8 @@ def query_artifact(tmp_path_factory):
 
 def reference_encode(encoder: QueryEncoder, table: np.ndarray, text: str):
     """The definition, one query at a time: normalised mean of the rows of its non-special tokens."""
-    ids = [i for i in encoder._tokenizer.encode(encoder.prefix + text.strip(), add_special_tokens=False).ids
-           if not encoder._is_special[i]]
+    ids = [i for i in encoder._tokenize._tokenizer.encode(encoder.prefix + text.strip(), add_special_tokens=False).ids
+           if not encoder._tokenize._is_special[i]]
     if not ids:
         return np.zeros(table.shape[1], np.float32), {}
     mean = table[ids].mean(axis=0)
@@ -50,7 +50,7 @@ def test_batch_encode_equals_per_query_definition(query_artifact):
 def test_repeated_tokens_count_in_sparse_and_dense(query_artifact):
     artifact, table = query_artifact
     encoder = QueryEncoder(artifact)
-    aspirin = set(encoder._tokenizer.encode(" aspirin", add_special_tokens=False).ids)
+    aspirin = set(encoder._tokenize._tokenizer.encode(" aspirin", add_special_tokens=False).ids)
     once, thrice = encoder.encode(["aspirin heart", "aspirin aspirin aspirin heart"]).sparse
     assert thrice.to_dict() == {k: v * (3 if k in aspirin else 1) for k, v in once.to_dict().items()}
     assert np.all(np.diff(thrice.indices) > 0), "sparse ids must be sorted and unique"

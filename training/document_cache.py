@@ -1,0 +1,101 @@
+"""Frozen documents: their dense vectors computed once with the base document encoder, then looked up.
+
+With `--freeze-documents` (and `--table-only`) the document encoder never changes, so an index built
+with the base model stays valid, and training touches no document forward pass. Vectors are kept in
+a file per document-encoder fingerprint (`$LIGHTRETRIEVER_HOME/cache/document-vectors/`), keyed by
+the text's sha1, so a second run (or the other variant) reuses them. numpy `.npz` with numeric and
+fixed-width byte arrays only: loaded with `allow_pickle=False`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lightretriever.components.artifact import Artifact
+
+
+def cache_home() -> Path:
+    return Path(os.environ.get("LIGHTRETRIEVER_HOME", Path.home() / ".cache" / "lightretriever")).expanduser()
+
+
+def _key(text: str) -> bytes:
+    return hashlib.sha1(text.strip().encode("utf-8")).hexdigest().encode("ascii")
+
+
+class DocumentVectors:
+    """text -> L2-normalised dense vector of the (frozen) document encoder."""
+
+    def __init__(self, keys: np.ndarray, vectors: np.ndarray):
+        self._index = {k: i for i, k in enumerate(keys.tolist())}
+        self._vectors = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    @property
+    def dim(self) -> int:
+        return self._vectors.shape[1]
+
+    def lookup(self, texts: list[str]) -> torch.Tensor:
+        try:
+            rows = [self._index[_key(t)] for t in texts]
+        except KeyError:
+            raise KeyError("a passage has no cached document vector; compute_document_vectors() must see every "
+                           "training passage") from None
+        return self._vectors[rows]
+
+    @classmethod
+    def compute(cls, artifact: Artifact, texts: list[str], *, batch_size: int = 32, device: str | None = None,
+                cache_dir: Path | None = None, show_progress: bool = True) -> "DocumentVectors":
+        """Vectors for `texts`, reusing (and extending) the on-disk cache of this document encoder."""
+        from lightretriever.components.document_encoder import DocumentEncoder
+
+        path = (cache_dir or cache_home() / "cache" / "document-vectors") / f"{artifact.document_fingerprint()}.npz"
+        keys, vectors = _load(path)
+        known = set(keys.tolist())
+        missing = list(dict.fromkeys(t for t in texts if _key(t) not in known))
+        if missing:
+            encoder = DocumentEncoder(artifact, device=device)
+            dense = _encode_dense(encoder, missing, batch_size, show_progress)
+            keys = np.concatenate([keys, np.array([_key(t) for t in missing], dtype="S40")])
+            vectors = np.concatenate([vectors.reshape(-1, dense.shape[1]), dense])
+            _save(path, keys, vectors)
+        return cls(keys, vectors)
+
+
+def _encode_dense(encoder, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
+    """Dense only: the sparse head is half of a document forward and frozen training never uses it."""
+    from tqdm.auto import tqdm
+
+    from lightretriever.components.backbones import document_vectors
+
+    tokenizer = encoder._tokenizer
+    ids = [e.ids for e in tokenizer.encode_batch([t.strip() for t in texts], add_special_tokens=True)]
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    out = np.zeros((len(ids), encoder.dim), dtype=np.float32)
+    with torch.inference_mode(), tqdm(total=len(ids), unit="doc", desc="Caching document vectors",
+                                      disable=not show_progress) as bar:
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            input_ids, attention = encoder._pad([ids[i] for i in batch])
+            dense, _ = document_vectors(encoder.backbone, input_ids, attention, encoder._special,
+                                        encoder.config.pooling, encoder.config.vocab_size, with_sparse=False)
+            out[batch] = dense.float().cpu().numpy()
+            bar.update(len(batch))
+    return out
+
+
+def _load(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    if not path.is_file():
+        return np.zeros(0, dtype="S40"), np.zeros((0, 0), dtype=np.float32)
+    with np.load(path, allow_pickle=False) as data:
+        return data["keys"], data["vectors"]
+
+
+def _save(path: Path, keys: np.ndarray, vectors: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, keys=keys, vectors=vectors)
+    tmp.replace(path)

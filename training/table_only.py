@@ -1,0 +1,91 @@
+"""`--table-only`: the query table rows themselves are the parameters; the model is not touched.
+
+Rows start from the base model's export. Each training query (labelled or pseudo) has a teacher: the
+full model's query vector (`instruction + query`, one forward pass, computed once). The student is
+the table lookup (normalised mean of its tokens' rows, as `QueryEncoder` computes it). The loss is
+`cosine_weight · (1 − cos(student, teacher)) + distill_weight · KL(teacher ‖ student)` over the
+scores against the batch's (frozen, cached) document vectors, plus `emb_weight ·` InfoNCE on the
+labelled queries. The document encoder never changes, so an index of the base model stays valid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import losses
+from .collator import Collator, full_query_text
+from .model import LossSettings
+
+
+class TableModule(nn.Module):
+    def __init__(self, table: np.ndarray, settings: LossSettings):
+        super().__init__()
+        self.table = nn.Parameter(torch.from_numpy(np.array(table, dtype=np.float32)))
+        self.settings = settings
+        self.step = 0
+        self.last_parts: dict[str, float] = {}
+
+    def queries(self, token_ids: torch.Tensor, owner: torch.Tensor, n_queries: int) -> torch.Tensor:
+        sums = self.table.new_zeros(n_queries, self.table.shape[1]).index_add_(0, owner, self.table[token_ids])
+        return nn.functional.normalize(sums, dim=-1)  # normalised sum == normalised mean
+
+    def forward(self, *, token_ids, owner, teacher, passage_dense, group: int, labelled) -> dict:
+        s = self.settings
+        student = self.queries(token_ids, owner, teacher.shape[0])
+        parts = {}
+        if s.cosine_weight > 0:
+            parts["cosine"] = s.cosine_weight * losses.cosine_distance(student, teacher)
+        if s.distill_weight > 0:
+            parts["distill"] = s.distill_weight * losses.score_kl(student @ passage_dense.T, teacher @ passage_dense.T,
+                                                                  s.dense_temperature, s.dense_temperature)
+        if s.emb_weight > 0:
+            parts["emb"] = s.emb_weight * losses.info_nce(student, passage_dense, s.dense_temperature, group, labelled)
+        self.last_parts = {k: float(v.detach()) for k, v in parts.items()}
+        return {"loss": sum(parts.values())}
+
+
+class TableCollator:
+    """Group items -> token ids (flat) + the precomputed teacher vector + cached passage vectors."""
+
+    def __init__(self, collator: Collator, teachers: dict[str, torch.Tensor]):
+        self.base = collator
+        self.teachers = teachers
+
+    def __call__(self, features: list[dict]) -> dict:
+        queries = [f["query"] for f in features]
+        tokens = self.base.query_tokenizer(queries)
+        owner = np.repeat(np.arange(len(queries)), tokens.lengths)
+        passages = [p for f in features for p in f["passages"]]
+        return {
+            "token_ids": torch.from_numpy(tokens.ids.astype(np.int64)),
+            "owner": torch.from_numpy(owner.astype(np.int64)),
+            "teacher": torch.stack([self.teachers[q] for q in queries]),
+            "passage_dense": self.base.document_vectors.lookup(passages),
+            "group": len(features[0]["passages"]),
+            "labelled": torch.tensor([float(f["labelled"]) for f in features]),
+        }
+
+
+@torch.inference_mode()
+def teacher_vectors(encoder, instruction: str, queries: list[str], batch_size: int = 128,
+                    show_progress: bool = True) -> dict[str, torch.Tensor]:
+    """The full model's query vector for each distinct query (dense only, one forward pass each)."""
+    from tqdm.auto import tqdm
+
+    from lightretriever.components.backbones import document_vectors
+
+    unique = list(dict.fromkeys(queries))
+    tokenizer = encoder.artifact.tokenizer()
+    tokenizer.enable_truncation(encoder.config.max_query_length)
+    out: dict[str, torch.Tensor] = {}
+    for start in tqdm(range(0, len(unique), batch_size), desc="Teacher query vectors", unit="batch",
+                      disable=not show_progress):
+        chunk = unique[start:start + batch_size]
+        ids = [e.ids for e in tokenizer.encode_batch([full_query_text(instruction, q) for q in chunk])]
+        input_ids, attention = encoder._pad(ids)
+        dense, _ = document_vectors(encoder.backbone, input_ids, attention, encoder._special, encoder.config.pooling,
+                                    encoder.config.vocab_size, with_sparse=False)
+        out.update(zip(chunk, dense.float().cpu()))
+    return out

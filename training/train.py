@@ -1,0 +1,238 @@
+"""`lightretriever train BASE --data PATH --out ART`: data -> trained model -> a complete artifact.
+
+Variants (method.md: "training is full, inference is light"):
+
+* `full` — the reference recipe: one backbone (LoRA for decoders, full fine-tuning for encoders)
+  trained on documents (dense + sparse, FLOPS), the symmetric full query, the light query path
+  (instruction + one token, block-masked) and token counts; the artifact gets the trained encoder
+  and a freshly exported table. Indexes of the base model must be rebuilt.
+* `freeze-documents` — the same query-side training against document vectors of the frozen base
+  encoder (computed once); the artifact keeps the base document encoder, so its index stays valid.
+* `table-only` — only the exported table rows are trained (distillation from the full model's query
+  vectors); the cheapest upgrade, index also stays valid.
+
+Work files live in `OUT.train/` (base build, checkpoints, `log.jsonl`); the artifact appears at OUT
+only when complete. `resume=True` continues from the last checkpoint there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from lightretriever.components.artifact import CONFIG_NAME, Artifact
+from lightretriever.components.backbones import load_backbone, resolve_device, wrap_model
+from lightretriever.components.errors import ArtifactError
+from lightretriever.components.fingerprint import weights_digest
+
+from .build import build_artifact
+from .collator import Collator, GroupDataset, Item
+from .config import TrainConfig
+from .data import TrainExample, load_training_data, read_beir
+from .document_cache import DocumentVectors
+from .export import write_query_table
+from .model import LightRetrieverModule
+from .table_only import TableCollator, TableModule, teacher_vectors
+from .trainer import LightRetrieverTrainer, LossPartsCallback
+
+VARIANTS = ("full", "freeze-documents", "table-only")
+
+
+@dataclass
+class TrainResult:
+    artifact: Path
+    steps: int
+    seconds: float
+    examples: int
+    final_loss: float | None
+
+
+def train_artifact(base: str | Path, data: str | Path, out: str | Path, config: TrainConfig | None = None, *,
+                   resume: bool = False, overwrite: bool = False, show_progress: bool = True,
+                   callbacks: list | None = None) -> TrainResult:
+    """`callbacks`: extra transformers TrainerCallbacks (e.g. early stopping, custom logging)."""
+    config = config or TrainConfig()
+    if config.variant not in VARIANTS:
+        raise ValueError(f"variant {config.variant!r}: expected one of {VARIANTS}")
+    out = Path(out).expanduser()
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ArtifactError(f"{out} already exists and is not empty; pass --overwrite to replace it")
+    work = out.with_name(out.name + ".train")
+    if not resume:
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+
+    base_artifact = _base_artifact(base, work / "base", config, show_progress)
+    items = _items(data, config, show_progress)
+    module, collator = _module_and_collator(base_artifact, items, config, show_progress)
+    dataset = GroupDataset(items, config.hard_negatives, config.seed)
+    trainer = _trainer(module, collator, dataset, work, config, show_progress)
+    for callback in callbacks or []:
+        trainer.add_callback(callback)
+    last = _last_checkpoint(work / "checkpoints") if resume else None
+    output = trainer.train(resume_from_checkpoint=str(last) if last else None)
+    _write_artifact(base_artifact, module, out, config, overwrite, show_progress)
+    return TrainResult(artifact=out, steps=trainer.state.global_step, seconds=round(time.perf_counter() - started, 1),
+                       examples=len(items), final_loss=getattr(output, "training_loss", None))
+
+
+# -- inputs ------------------------------------------------------------------------------------
+
+def _base_artifact(base: str | Path, target: Path, config: TrainConfig, show_progress: bool) -> Artifact:
+    """An existing artifact is used as is; a base model is built once into OUT.train/base."""
+    given = Path(base).expanduser()
+    if (given / CONFIG_NAME).is_file():
+        return Artifact.load(given, need_document_model=True)
+    if (target / CONFIG_NAME).is_file():
+        return Artifact.load(target, need_document_model=True)
+    return build_artifact(base, target, instruction=config.instruction, show_progress=show_progress)
+
+
+def _items(data: str | Path, config: TrainConfig, show_progress: bool) -> list[Item]:
+    labelled = load_training_data(data, config.split, hard_negatives=config.hard_negatives,
+                                  negative_depth=config.negative_depth, seed=config.seed, show_progress=show_progress)
+    items = [Item(e, labelled=True) for e in labelled]
+    if config.distill_pseudo_queries > 0:
+        from .pseudo_queries import pseudo_queries
+
+        if not Path(data).is_dir():
+            raise ValueError("--distill-pseudo-queries draws queries from a corpus: pass a BEIR directory as --data")
+        corpus = read_beir(data, config.split).corpus
+        for q in pseudo_queries(corpus, config.distill_pseudo_queries, seed=config.seed):
+            items.append(Item(TrainExample(q.text, [corpus[q.doc_id].encoder_text()], [], None), labelled=False))
+    return items
+
+
+def _module_and_collator(base: Artifact, items: list[Item], config: TrainConfig, show_progress: bool):
+    instruction = base.table_spec().instruction
+    passage_length = config.max_passage_length or base.config.max_document_length
+    special_ids = _special_ids(base)
+    if config.variant == "full":
+        backbone = _trainable_backbone(base, config)
+        module = LightRetrieverModule(backbone, vocab_size=base.config.vocab_size, special_ids=special_ids,
+                                      settings=config.losses)
+        return module, Collator(base, instruction, passage_length)
+    texts = sorted({p for it in items for p in it.example.positives + it.example.negatives})
+    vectors = DocumentVectors.compute(base, texts, device=config.device, show_progress=show_progress)
+    collator = Collator(base, instruction, passage_length, document_vectors=vectors)
+    if config.variant == "freeze-documents":
+        backbone = _trainable_backbone(base, config)
+        module = LightRetrieverModule(backbone, vocab_size=base.config.vocab_size, special_ids=special_ids,
+                                      settings=config.losses, freeze_documents=True)
+        return module, collator
+    from lightretriever.components.document_encoder import DocumentEncoder
+    from lightretriever.components.tables import dequantize, load_table
+
+    teachers = teacher_vectors(DocumentEncoder(base, device=config.device), instruction,
+                               [it.example.query for it in items], show_progress=show_progress)
+    module = TableModule(dequantize(*load_table(base.table_file())), config.losses)
+    return module, TableCollator(collator, teachers)
+
+
+def _special_ids(artifact: Artifact) -> list[int]:
+    from lightretriever.components.artifact import special_token_ids
+
+    return special_token_ids(artifact.tokenizer())
+
+
+def _trainable_backbone(base: Artifact, config: TrainConfig):
+    backbone = load_backbone(base, device="cpu", dtype=torch.float32)
+    backbone.model.train()
+    use_lora = config.lora if config.lora is not None else base.config.backbone == "decoder"
+    if use_lora:
+        from peft import LoraConfig, get_peft_model
+
+        # all-linear: q,k,v,o,gate,up,down — never the LM head, which stays the frozen sparse projection
+        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                          target_modules="all-linear")
+        peft_model = get_peft_model(backbone.model, lora)  # injects adapters in place into backbone's modules
+        backbone = dataclasses.replace(backbone, model=peft_model)
+    if config.gradient_checkpointing:
+        backbone.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return backbone
+
+
+# -- training ------------------------------------------------------------------------------------
+
+def _trainer(module, collator, dataset, work: Path, config: TrainConfig, show_progress: bool):
+    from transformers import TrainingArguments
+
+    device = resolve_device(config.device)
+    args = TrainingArguments(
+        output_dir=str(work / "checkpoints"), per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation, learning_rate=config.resolved_learning_rate(),
+        num_train_epochs=config.epochs, max_steps=config.max_steps, lr_scheduler_type="cosine",
+        warmup_steps=config.warmup_ratio,
+        weight_decay=0.0 if config.variant == "table-only" else config.weight_decay,  # rows are not "weights" to shrink bf16=config.bf16,
+        logging_steps=config.logging_steps, save_steps=config.save_steps, save_total_limit=2, seed=config.seed,
+        data_seed=config.seed, dataloader_drop_last=True, remove_unused_columns=False, report_to=config.report_to,
+        disable_tqdm=not show_progress, use_cpu=device.type == "cpu", save_only_model=False,
+    )
+    parts = LossPartsCallback(module, work / "log.jsonl")
+    trainer = LightRetrieverTrainer(model=module, args=args, train_dataset=dataset, data_collator=collator,
+                                    callbacks=[parts])
+    parts.handler = trainer.callback_handler
+    return trainer
+
+
+def _last_checkpoint(folder: Path) -> Path | None:
+    checkpoints = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return checkpoints[-1] if checkpoints else None
+
+
+# -- the artifact ----------------------------------------------------------------------------------
+
+def _write_artifact(base: Artifact, module, out: Path, config: TrainConfig, overwrite: bool,
+                    show_progress: bool) -> None:
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(base.root, tmp)
+    artifact = Artifact.load(tmp, need_document_model=True)
+    instruction = base.table_spec().instruction
+    if config.variant == "table-only":
+        _save_table_rows(artifact, module.table.detach().cpu().numpy(), instruction)
+    else:
+        model = _merged(module.model)
+        if config.variant == "full":
+            _replace_document_model(artifact, model)
+        backbone = wrap_model(model.eval(), base.config.backbone, base.config.pooling, base.config.sparse_head)
+        backbone.to(resolve_device(config.device))
+        write_query_table(backbone, artifact, artifact.config.default_table, instruction, make_default=True,
+                          show_progress=show_progress)
+    artifact.config.provenance.update({
+        "trained": True, "variant": config.variant, "trained_at": datetime.datetime.now(datetime.UTC).isoformat(
+            timespec="seconds"), "training": config.to_dict()})
+    artifact.save_config()
+    if out.exists():
+        if not overwrite:
+            raise ArtifactError(f"{out} appeared during training; pass --overwrite to replace it")
+        shutil.rmtree(out)
+    tmp.replace(out)
+
+
+def _merged(model):
+    """A LoRA-wrapped model merged back into plain weights (what the artifact stores)."""
+    return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+
+
+def _replace_document_model(artifact: Artifact, model) -> None:
+    target = artifact.root / (artifact.config.document_model.path or "model")
+    shutil.rmtree(target, ignore_errors=True)
+    model.save_pretrained(str(target), safe_serialization=True)
+    artifact.config.document_weights_digest = None
+    artifact.config.document_weights_digest = weights_digest(artifact)
+
+
+def _save_table_rows(artifact: Artifact, rows, instruction: str) -> None:
+    from lightretriever.components.tables import save_table
+
+    spec = artifact.table_spec()
+    save_table(artifact.root / spec.file, rows, spec.dtype, instruction)
