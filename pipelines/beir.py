@@ -1,0 +1,118 @@
+"""A BEIR-layout dataset directory: `corpus.jsonl[.gz]`, `queries.jsonl`, `qrels/<split>.tsv`.
+
+Qrels are `query-id <TAB> corpus-id <TAB> score` after a header line; CRLF endings (as SciFact ships
+them) are read like LF. A score of 0 is a judged non-relevant document: it is kept in the qrels, and
+a query is evaluated only if it has at least one document with a score above 0 (a query without one
+has no defined nDCG).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lightretriever.components.errors import LightRetrieverError
+from lightretriever.components.store import StoredDocument
+
+from .corpus import count_documents, read_corpus
+
+CORPUS_NAMES = ("corpus.jsonl", "corpus.jsonl.gz")
+
+
+class DatasetError(LightRetrieverError, ValueError):
+    """A dataset directory lacks a BEIR part, or a part cannot be read."""
+
+
+@dataclass(frozen=True)
+class BeirDataset:
+    root: Path
+    corpus: Path
+    queries_file: Path
+
+    @classmethod
+    def open(cls, root: str | Path) -> "BeirDataset":
+        root = Path(root)
+        if not root.is_dir():
+            raise DatasetError(f"dataset directory {root} does not exist; pass a BEIR directory "
+                               "(corpus.jsonl, queries.jsonl, qrels/<split>.tsv), e.g. --dataset data/scifact")
+        corpus = next((root / n for n in CORPUS_NAMES if (root / n).is_file()), None)
+        if corpus is None:
+            raise DatasetError(f"{root} has no corpus: expected {' or '.join(CORPUS_NAMES)} "
+                               "(one JSON document per line: _id, title, text)")
+        queries = root / "queries.jsonl"
+        if not queries.is_file():
+            raise DatasetError(f"{root} has no queries.jsonl (one JSON query per line: _id, text)")
+        return cls(root=root, corpus=corpus, queries_file=queries)
+
+    @property
+    def name(self) -> str:
+        """The collection prefix: the directory name, lowercased (data/SciFact and scifact agree)."""
+        return self.root.resolve().name.lower()
+
+    def splits(self) -> list[str]:
+        return sorted(p.stem for p in (self.root / "qrels").glob("*.tsv"))
+
+    def qrels(self, split: str) -> dict[str, dict[str, int]]:
+        """Every judgment of the split, {query id: {document id: score}}, zeros included."""
+        path = self.root / "qrels" / f"{split}.tsv"
+        if not path.is_file():
+            available = ", ".join(self.splits()) or "none"
+            raise DatasetError(f"{path} not found: the dataset has no {split!r} split (available: {available}); "
+                               "pass --split NAME")
+        return read_qrels(path)
+
+    def queries(self) -> dict[str, str]:
+        out = {}
+        with open(self.queries_file, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    record = _json_line(line, f"{self.queries_file}:{number}")
+                    out[str(record["_id"])] = record["text"]
+        return out
+
+    def split_queries(self, qrels: dict[str, dict[str, int]], limit: int | None = None) -> dict[str, str]:
+        """The queries that have a relevant document in `qrels`, in qrels order (first `limit`)."""
+        texts = self.queries()
+        wanted = [q for q, judged in qrels.items() if any(score > 0 for score in judged.values())]
+        missing = [q for q in wanted if q not in texts]
+        if missing:
+            raise DatasetError(f"{len(missing)} queries of the qrels are not in {self.queries_file} "
+                               f"(first: {missing[0]!r}); the qrels and queries files do not belong together")
+        return {q: texts[q] for q in wanted[:limit]}
+
+    def documents(self) -> Iterator[StoredDocument]:
+        return read_corpus(self.corpus)
+
+    def document_count(self) -> int:
+        return count_documents(self.corpus)
+
+
+def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    # newline=None turns CRLF into LF, so the last column never carries a stray "\r"
+    with open(path, encoding="utf-8", newline=None) as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.strip().split("\t")
+            if fields == [""] or (number == 1 and not _is_int(fields[-1])):
+                continue  # blank line or the header
+            if len(fields) != 3 or not _is_int(fields[2]):
+                raise DatasetError(f"{path}:{number}: expected 'query-id<TAB>corpus-id<TAB>integer score', "
+                                   f"got {line.rstrip()!r}")
+            qrels.setdefault(fields[0], {})[fields[1]] = int(fields[2])
+    return qrels
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("-").isdigit()
+
+
+def _json_line(line: str, where: str) -> dict:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{where}: not valid JSON ({exc.msg})") from exc
+    if not isinstance(record, dict) or "_id" not in record or not isinstance(record.get("text"), str):
+        raise DatasetError(f"{where}: expected a JSON object with '_id' and a 'text' string")
+    return record
