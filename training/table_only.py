@@ -79,13 +79,14 @@ def teacher_vectors(encoder, instruction: str, queries: list[str], batch_size: i
     unique = list(dict.fromkeys(queries))
     tokenizer = encoder.artifact.tokenizer()
     tokenizer.enable_truncation(encoder.config.max_query_length)
+    ids = [e.ids for e in tokenizer.encode_batch([full_query_text(instruction, q) for q in unique])]
+    order = sorted(range(len(unique)), key=lambda i: len(ids[i]))  # similar lengths together: little padding
     out: dict[str, torch.Tensor] = {}
-    for start in tqdm(range(0, len(unique), batch_size), desc="Teacher query vectors", unit="batch",
+    for start in tqdm(range(0, len(order), batch_size), desc="Teacher query vectors", unit="batch",
                       disable=not show_progress):
-        chunk = unique[start:start + batch_size]
-        ids = [e.ids for e in tokenizer.encode_batch([full_query_text(instruction, q) for q in chunk])]
-        input_ids, attention = encoder._pad(ids)
+        chunk = order[start:start + batch_size]
+        input_ids, attention = encoder._pad([ids[i] for i in chunk])
         dense, _ = document_vectors(encoder.backbone, input_ids, attention, encoder._special, encoder.config.pooling,
                                     encoder.config.vocab_size, with_sparse=False)
-        out.update(zip(chunk, dense.float().cpu()))
+        out.update(zip((unique[i] for i in chunk), dense.float().cpu()))
     return out
