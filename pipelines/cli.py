@@ -118,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default=None, help="full model / indexing: cpu, cuda, ... (default: cuda "
                                                          "when available)")
     evaluate.set_defaults(run=_evaluate)
+
+    from .report import add_report_parser  # argparse only; matplotlib loads on use
+
+    add_report_parser(sub)
     return parser
 
 
