@@ -97,7 +97,9 @@ def test_encoder_token_rows_equal_the_table(minilm_artifact):
     config = minilm_artifact.config
     prefix = config_prefix_ids(config, minilm_artifact.tokenizer(), minilm_artifact.table_spec().instruction)
     rows = token_rows(lists, prefix, config.special_tokens.eos_id)
-    assert rows.input_ids.shape == (sum(map(len, lists)), len(prefix) + 2)
+    # one row per distinct token ("cancer" is repeated), every occurrence mapped to its row
+    assert rows.input_ids.shape == (len({t for ids in lists for t in ids}), len(prefix) + 2)
+    assert len(rows.row_of) == len(rows.owner) == sum(map(len, lists))
     with torch.no_grad():
         emb = module.emb_queries(rows).numpy()
     table = dequantize(*load_table(minilm_artifact.table_file()))

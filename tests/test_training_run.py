@@ -89,7 +89,6 @@ def test_freeze_documents_keeps_the_document_encoder(tiny_llama_artifact, tiny_b
 
 
 def test_table_only_trains_rows_and_keeps_the_model(tiny_llama_artifact, tiny_beir, tmp_path, monkeypatch):
-    from lightretriever.components import DocumentEncoder
     from lightretriever.training.data import read_beir
     from lightretriever.training.table_only import teacher_vectors
 
@@ -104,8 +103,8 @@ def test_table_only_trains_rows_and_keeps_the_model(tiny_llama_artifact, tiny_be
     assert artifact.document_fingerprint() == tiny_llama_artifact.document_fingerprint()
     # the table queries moved towards the full model's vectors of the same training queries
     queries = list(read_beir(tiny_beir).queries.values())
-    teacher = teacher_vectors(DocumentEncoder(tiny_llama_artifact, device="cpu"),
-                              tiny_llama_artifact.table_spec().instruction, queries, show_progress=False)
+    teacher = teacher_vectors(tiny_llama_artifact, tiny_llama_artifact.table_spec().instruction, queries,
+                              device="cpu", show_progress=False)
     target = torch.stack([teacher[q] for q in queries]).numpy()
     agreement = lambda art: float((QueryEncoder(art).encode(queries).dense * target).sum(axis=1).mean())  # noqa: E731
     assert agreement(artifact) > agreement(tiny_llama_artifact) + 0.05

@@ -48,7 +48,8 @@ class DocumentVectors:
 
     @classmethod
     def compute(cls, artifact: Artifact, texts: list[str], *, batch_size: int = 32, device: str | None = None,
-                cache_dir: Path | None = None, show_progress: bool = True) -> "DocumentVectors":
+                cache_dir: Path | None = None, show_progress: bool = True,
+                description: str = "Caching document vectors") -> "DocumentVectors":
         """Vectors for `texts`, reusing (and extending) the on-disk cache of this document encoder."""
         from lightretriever.components.document_encoder import DocumentEncoder
 
@@ -58,14 +59,14 @@ class DocumentVectors:
         missing = list(dict.fromkeys(t for t in texts if _key(t) not in known))
         if missing:
             encoder = DocumentEncoder(artifact, device=device)
-            dense = _encode_dense(encoder, missing, batch_size, show_progress)
+            dense = _encode_dense(encoder, missing, batch_size, show_progress, description)
             keys = np.concatenate([keys, np.array([_key(t) for t in missing], dtype="S40")])
             vectors = np.concatenate([vectors.reshape(-1, dense.shape[1]), dense])
             _save(path, keys, vectors)
         return cls(keys, vectors)
 
 
-def _encode_dense(encoder, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
+def _encode_dense(encoder, texts: list[str], batch_size: int, show_progress: bool, description: str) -> np.ndarray:
     """Dense only: the sparse head is half of a document forward and frozen training never uses it."""
     from tqdm.auto import tqdm
 
@@ -75,7 +76,7 @@ def _encode_dense(encoder, texts: list[str], batch_size: int, show_progress: boo
     ids = [e.ids for e in tokenizer.encode_batch([t.strip() for t in texts], add_special_tokens=True)]
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
     out = np.zeros((len(ids), encoder.dim), dtype=np.float32)
-    with torch.inference_mode(), tqdm(total=len(ids), unit="doc", desc="Caching document vectors",
+    with torch.inference_mode(), tqdm(total=len(ids), unit="text", desc=description,
                                       disable=not show_progress) as bar:
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]

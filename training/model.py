@@ -76,7 +76,7 @@ class LightRetrieverModule(nn.Module):
                 return torch.zeros(tokens.n_queries, self.model.config.hidden_size, device=tokens.owner.device)
             ones = torch.ones_like(tokens.input_ids)
             rows = pool_dense(self._backbone.hidden(tokens.input_ids, ones), ones, self._backbone.pooling)
-            pooled = mean_per_query(rows, tokens.owner, tokens.n_queries)
+            pooled = mean_per_query(rows[tokens.row_of], tokens.owner, tokens.n_queries)
         return nn.functional.normalize(pooled, dim=-1)
 
     # -- loss ----------------------------------------------------------------------------

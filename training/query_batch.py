@@ -42,14 +42,17 @@ class PackedQueries:
 
 @dataclass
 class TokenRows:
-    """Encoder form: one `prefix + [t] + [eos]` row per token occurrence; `owner[i]` = its query."""
+    """Encoder form: one `prefix + [t] + [eos]` row per *distinct* token of the batch (a row depends
+    only on its token, so repeats and tokens shared by queries are computed once); occurrence i is
+    row `row_of[i]` and belongs to query `owner[i]`."""
 
-    input_ids: torch.Tensor  # [N, P + 2]
-    owner: torch.Tensor      # [N] query index
+    input_ids: torch.Tensor  # [distinct tokens, P + 2]
+    row_of: torch.Tensor     # [N occurrences] row index
+    owner: torch.Tensor      # [N occurrences] query index
     n_queries: int
 
     def to(self, device) -> "TokenRows":
-        return TokenRows(self.input_ids.to(device), self.owner.to(device), self.n_queries)
+        return TokenRows(self.input_ids.to(device), self.row_of.to(device), self.owner.to(device), self.n_queries)
 
 
 def pack_queries(token_lists: list[list[int]], prefix: list[int], eos_id: int, pad_id: int,
@@ -85,10 +88,12 @@ def pack_queries(token_lists: list[list[int]], prefix: list[int], eos_id: int, p
 
 def token_rows(token_lists: list[list[int]], prefix: list[int], eos_id: int) -> TokenRows:
     """Build the per-token rows for a bidirectional backbone."""
-    flat = [t for tokens in token_lists for t in tokens]
-    owner = [q for q, tokens in enumerate(token_lists) for _ in tokens]
-    ids = torch.tensor([prefix + [t, eos_id] for t in flat], dtype=torch.long).reshape(len(flat), len(prefix) + 2)
-    return TokenRows(ids, torch.tensor(owner, dtype=torch.long), len(token_lists))
+    flat = torch.tensor([t for tokens in token_lists for t in tokens], dtype=torch.long)
+    owner = torch.tensor([q for q, tokens in enumerate(token_lists) for _ in tokens], dtype=torch.long)
+    distinct, row_of = torch.unique(flat, return_inverse=True)
+    head = torch.tensor(prefix, dtype=torch.long).expand(len(distinct), -1)
+    tail = torch.full((len(distinct), 1), eos_id, dtype=torch.long)
+    return TokenRows(torch.cat([head, distinct[:, None], tail], dim=1), row_of, owner, len(token_lists))
 
 
 def mean_per_query(vectors: torch.Tensor, owner: torch.Tensor, n_queries: int) -> torch.Tensor:

@@ -14,8 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from lightretriever.components.artifact import Artifact
+
 from . import losses
 from .collator import Collator, full_query_text
+from .document_cache import DocumentVectors
 from .model import LossSettings
 
 
@@ -68,25 +71,13 @@ class TableCollator:
         }
 
 
-@torch.inference_mode()
-def teacher_vectors(encoder, instruction: str, queries: list[str], batch_size: int = 128,
+def teacher_vectors(base: Artifact, instruction: str, queries: list[str], device: str | None = None,
                     show_progress: bool = True) -> dict[str, torch.Tensor]:
-    """The full model's query vector for each distinct query (dense only, one forward pass each)."""
-    from tqdm.auto import tqdm
-
-    from lightretriever.components.backbones import document_vectors
-
+    """The full model's query vector for each distinct query: the document forward pass on
+    `instruction + query` (dense only) — so the document-vector cache serves them too, and a second
+    run with the same queries computes nothing."""
     unique = list(dict.fromkeys(queries))
-    tokenizer = encoder.artifact.tokenizer()
-    tokenizer.enable_truncation(encoder.config.max_query_length)
-    ids = [e.ids for e in tokenizer.encode_batch([full_query_text(instruction, q) for q in unique])]
-    order = sorted(range(len(unique)), key=lambda i: len(ids[i]))  # similar lengths together: little padding
-    out: dict[str, torch.Tensor] = {}
-    for start in tqdm(range(0, len(order), batch_size), desc="Teacher query vectors", unit="batch",
-                      disable=not show_progress):
-        chunk = order[start:start + batch_size]
-        input_ids, attention = encoder._pad([ids[i] for i in chunk])
-        dense, _ = document_vectors(encoder.backbone, input_ids, attention, encoder._special, encoder.config.pooling,
-                                    encoder.config.vocab_size, with_sparse=False)
-        out.update(zip((unique[i] for i in chunk), dense.float().cpu()))
-    return out
+    texts = [full_query_text(instruction, q) for q in unique]
+    vectors = DocumentVectors.compute(base, texts, device=device, show_progress=show_progress,
+                                      description="Teacher query vectors")
+    return dict(zip(unique, vectors.lookup(texts)))

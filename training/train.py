@@ -128,11 +128,10 @@ def _module_and_collator(base: Artifact, items: list[Item], config: TrainConfig,
         module = LightRetrieverModule(backbone, vocab_size=base.config.vocab_size, special_ids=special_ids,
                                       settings=config.losses, freeze_documents=True)
         return module, collator
-    from lightretriever.components.document_encoder import DocumentEncoder
     from lightretriever.components.tables import dequantize, load_table
 
-    teachers = teacher_vectors(DocumentEncoder(base, device=config.device), instruction,
-                               [it.example.query for it in items], show_progress=show_progress)
+    teachers = teacher_vectors(base, instruction, [it.example.query for it in items], device=config.device,
+                               show_progress=show_progress)
     module = TableModule(dequantize(*load_table(base.table_file())), config.losses)
     return module, TableCollator(collator, teachers)
 
