@@ -16,6 +16,8 @@ from pathlib import Path
 from lightretriever.components.errors import LightRetrieverError
 from lightretriever.components.store import StoredDocument
 
+from lightretriever.training.data import read_qrels  # one BEIR qrels reader (no torch import)
+
 from .corpus import count_documents, read_corpus
 
 CORPUS_NAMES = ("corpus.jsonl", "corpus.jsonl.gz")
@@ -87,25 +89,6 @@ class BeirDataset:
 
     def document_count(self) -> int:
         return count_documents(self.corpus)
-
-
-def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
-    qrels: dict[str, dict[str, int]] = {}
-    # newline=None turns CRLF into LF, so the last column never carries a stray "\r"
-    with open(path, encoding="utf-8", newline=None) as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.strip().split("\t")
-            if fields == [""] or (number == 1 and not _is_int(fields[-1])):
-                continue  # blank line or the header
-            if len(fields) != 3 or not _is_int(fields[2]):
-                raise DatasetError(f"{path}:{number}: expected 'query-id<TAB>corpus-id<TAB>integer score', "
-                                   f"got {line.rstrip()!r}")
-            qrels.setdefault(fields[0], {})[fields[1]] = int(fields[2])
-    return qrels
-
-
-def _is_int(text: str) -> bool:
-    return text.lstrip("-").isdigit()
 
 
 def _json_line(line: str, where: str) -> dict:

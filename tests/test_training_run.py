@@ -175,7 +175,7 @@ def test_torchrun_two_processes_gather_negatives(tiny_llama_artifact, tiny_beir,
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
                "-m", "lightretriever.pipelines.cli", "train", str(tiny_llama_artifact.root), "--data", str(tiny_beir),
                "--out", str(out), "--max-steps", "2", "--batch-size", "3", "--hard-negatives", "1",
-               "--learning-rate", "1e-3", "--device", "cpu", "--save-steps", "100"]
+               "--learning-rate", "1e-3", "--device", "cpu", "--save-steps", "100", "--logging-steps", "1"]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     Artifact.load(out, need_document_model=True)

@@ -4,26 +4,19 @@
 the pieces it joins: `data` / `negatives` / `pseudo_queries` (inputs), `query_batch` (the block-masked
 light query path), `model` + `losses` (what is optimised), `trainer` (transformers Trainer),
 `document_cache` (frozen documents), `table_only` (row distillation), `export` (the table).
-Heavy modules load on first use.
+Everything loads on first use, so `lightretriever.training.data` can be read without torch.
 """
 
-from .build import build_artifact
-from .export import export_query_table, write_query_table
+from importlib import import_module
 
-__all__ = ["build_artifact", "export_query_table", "write_query_table", "train_artifact", "TrainConfig", "LossSettings"]
+_EXPORTS = {
+    "build_artifact": ".build", "export_query_table": ".export", "write_query_table": ".export",
+    "train_artifact": ".train", "TrainConfig": ".config", "LossSettings": ".model",
+}
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):
-    if name == "train_artifact":
-        from .train import train_artifact
-
-        return train_artifact
-    if name == "TrainConfig":
-        from .config import TrainConfig
-
-        return TrainConfig
-    if name == "LossSettings":
-        from .model import LossSettings
-
-        return LossSettings
-    raise AttributeError(name)
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -79,7 +79,8 @@ def train_artifact(base: str | Path, data: str | Path, out: str | Path, config: 
         trainer.add_callback(callback)
     last = _last_checkpoint(work / "checkpoints") if resume else None
     output = trainer.train(resume_from_checkpoint=str(last) if last else None)
-    _write_artifact(base_artifact, module, out, config, overwrite, show_progress)
+    if trainer.is_world_process_zero():  # under torchrun / accelerate, one process writes the artifact
+        _write_artifact(base_artifact, module, out, config, overwrite, show_progress)
     return TrainResult(artifact=out, steps=trainer.state.global_step, seconds=round(time.perf_counter() - started, 1),
                        examples=len(items), final_loss=getattr(output, "training_loss", None))
 
@@ -170,7 +171,8 @@ def _trainer(module, collator, dataset, work: Path, config: TrainConfig, show_pr
         gradient_accumulation_steps=config.gradient_accumulation, learning_rate=config.resolved_learning_rate(),
         num_train_epochs=config.epochs, max_steps=config.max_steps, lr_scheduler_type="cosine",
         warmup_steps=config.warmup_ratio,
-        weight_decay=0.0 if config.variant == "table-only" else config.weight_decay,  # rows are not "weights" to shrink bf16=config.bf16,
+        # table rows are not "weights" to shrink towards zero
+        weight_decay=0.0 if config.variant == "table-only" else config.weight_decay, bf16=config.bf16,
         logging_steps=config.logging_steps, save_steps=config.save_steps, save_total_limit=2, seed=config.seed,
         data_seed=config.seed, dataloader_drop_last=True, remove_unused_columns=False, report_to=config.report_to,
         disable_tqdm=not show_progress, use_cpu=device.type == "cpu", save_only_model=False,
