@@ -182,3 +182,11 @@ def test_torchrun_two_processes_gather_negatives(tiny_llama_artifact, tiny_beir,
     log = [r for r in read_log(tmp_path / "ddp.train" / "log.jsonl") if "loss" in r]
     # 3 queries per rank, scored against both ranks' 6 x 2 passages
     assert log and all(r["queries"] == 6 and r["scored_passages"] == 12 for r in log)
+
+
+def test_an_artifact_base_refuses_another_instruction(tiny_llama_artifact, tiny_beir, tmp_path):
+    from lightretriever.components.errors import ArtifactError
+
+    with pytest.raises(ArtifactError, match="export-table"):
+        train_artifact(tiny_llama_artifact.root, tiny_beir, tmp_path / "x", _config(instruction="another task"),
+                       show_progress=False)

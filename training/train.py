@@ -91,7 +91,13 @@ def _base_artifact(base: str | Path, target: Path, config: TrainConfig, show_pro
     """An existing artifact is used as is; a base model is built once into OUT.train/base."""
     given = Path(base).expanduser()
     if (given / CONFIG_NAME).is_file():
-        return Artifact.load(given, need_document_model=True)
+        artifact = Artifact.load(given, need_document_model=True)
+        if config.instruction and config.instruction != artifact.table_spec().instruction:
+            raise ArtifactError(
+                f"{given} is an artifact whose table was built with instruction "
+                f"{artifact.table_spec().instruction!r}, not {config.instruction!r}: drop --instruction, or re-export "
+                f"its table first (`lightretriever export-table {given} --instruction TEXT`)")
+        return artifact
     if (target / CONFIG_NAME).is_file():
         return Artifact.load(target, need_document_model=True)
     return build_artifact(base, target, instruction=config.instruction, show_progress=show_progress)
