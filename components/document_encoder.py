@@ -70,6 +70,25 @@ class DocumentEncoder:
                 bar.update(len(batch))
         return DocumentEmbeddings(dense=dense, sparse=SparseBatch.from_rows(rows))
 
+    def encode_dense(self, texts: list[str], batch_size: int = 32, show_progress: bool = True,
+                     description: str = "Encoding documents (dense)") -> np.ndarray:
+        """Dense vectors only, float32 [n, dim]: the vocabulary head is half of a document pass, and
+        training against frozen documents (or a full-model query teacher) never uses it."""
+        _check_texts(texts)
+        ids = [e.ids for e in self._tokenizer.encode_batch([t.strip() for t in texts], add_special_tokens=True)]
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        with torch.inference_mode(), tqdm(total=len(ids), unit="text", desc=description,
+                                          disable=not show_progress) as bar:
+            for start in range(0, len(order), batch_size):
+                batch = order[start:start + batch_size]
+                input_ids, attention = self._pad([ids[i] for i in batch])
+                dense, _ = document_vectors(self.backbone, input_ids, attention, self._special, self.config.pooling,
+                                            self.config.vocab_size, with_sparse=False)
+                out[batch] = dense.float().cpu().numpy()
+                bar.update(len(batch))
+        return out
+
     @torch.inference_mode()
     def encode_ids(self, batch_ids: list[list[int]]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
         """One forward pass over already tokenised documents (with specials)."""

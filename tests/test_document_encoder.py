@@ -29,6 +29,12 @@ def test_batches_sorted_by_length_keep_input_order(encoder):
         np.testing.assert_allclose(together.sparse[i].values, alone.sparse[0].values, atol=1e-4)
 
 
+def test_dense_only_pass_equals_the_full_pass(encoder):
+    """encode_dense (training's frozen documents and teacher queries) == encode().dense, order kept."""
+    full = encoder.encode(TEXTS + [""], batch_size=3, show_progress=False).dense
+    np.testing.assert_allclose(encoder.encode_dense(TEXTS + [""], batch_size=2, show_progress=False), full, atol=1e-5)
+
+
 def test_sparse_pruning_settings(minilm_artifact):
     full = DocumentEncoder(minilm_artifact, sparse=SparseSettings(threshold=0.0, top_k=None))
     pruned = DocumentEncoder(minilm_artifact, sparse=SparseSettings(threshold=0.5, top_k=20))

@@ -59,33 +59,12 @@ class DocumentVectors:
         missing = list(dict.fromkeys(t for t in texts if _key(t) not in known))
         if missing:
             encoder = DocumentEncoder(artifact, device=device)
-            dense = _encode_dense(encoder, missing, batch_size, show_progress, description)
+            dense = encoder.encode_dense(missing, batch_size=batch_size, show_progress=show_progress,
+                                         description=description)
             keys = np.concatenate([keys, np.array([_key(t) for t in missing], dtype="S40")])
             vectors = np.concatenate([vectors.reshape(-1, dense.shape[1]), dense])
             _save(path, keys, vectors)
         return cls(keys, vectors)
-
-
-def _encode_dense(encoder, texts: list[str], batch_size: int, show_progress: bool, description: str) -> np.ndarray:
-    """Dense only: the sparse head is half of a document forward and frozen training never uses it."""
-    from tqdm.auto import tqdm
-
-    from lightretriever.components.backbones import document_vectors
-
-    tokenizer = encoder._tokenizer
-    ids = [e.ids for e in tokenizer.encode_batch([t.strip() for t in texts], add_special_tokens=True)]
-    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-    out = np.zeros((len(ids), encoder.dim), dtype=np.float32)
-    with torch.inference_mode(), tqdm(total=len(ids), unit="text", desc=description,
-                                      disable=not show_progress) as bar:
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
-            input_ids, attention = encoder._pad([ids[i] for i in batch])
-            dense, _ = document_vectors(encoder.backbone, input_ids, attention, encoder._special,
-                                        encoder.config.pooling, encoder.config.vocab_size, with_sparse=False)
-            out[batch] = dense.float().cpu().numpy()
-            bar.update(len(batch))
-    return out
 
 
 def _load(path: Path) -> tuple[np.ndarray, np.ndarray]:
