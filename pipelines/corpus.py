@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lightretriever.components.errors import LightRetrieverError
 from lightretriever.components.store import StoredDocument
+from lightretriever.training.data import open_text  # one .jsonl / .jsonl.gz opener (no torch import)
 
 ID_FIELDS = ("_id", "id", "docid", "doc_id")
 TEXT_FIELDS = ("text", "contents", "content", "body")
@@ -46,7 +47,7 @@ def read_corpus(path: str | Path, fields: FieldMap | None = None) -> Iterator[St
     path, fields = Path(path), fields or FieldMap()
     if not path.is_file():
         raise CorpusError(f"corpus file {path} does not exist")
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
                 yield _document(line, fields, f"{path}:{number}")
@@ -60,12 +61,6 @@ def count_documents(path: str | Path) -> int:
         for line in handle:
             total += bool(line.strip())
     return total
-
-
-def _open_text(path: Path):
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
 
 
 def _document(line: str, fields: FieldMap, where: str) -> StoredDocument:

@@ -61,7 +61,8 @@ class TrainExample:
 # ---------------------------------------------------------------------------------------------- files
 
 
-def _open_text(path: Path):
+def open_text(path: Path):
+    """A text file, gunzipped on the fly when it ends in .gz (shared with the indexing corpus reader)."""
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8")
     return open(path, encoding="utf-8")
@@ -69,7 +70,7 @@ def _open_text(path: Path):
 
 def _jsonl(path: Path, show_progress: bool = False, desc: str | None = None) -> Iterator[tuple[str, dict]]:
     """Yields ("file:line", object) for every non-blank line; a bad line raises with its location."""
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         lines = tqdm(handle, desc=desc or f"Reading {path.name}", unit="line", disable=not show_progress)
         for number, line in enumerate(lines, start=1):
             if not line.strip():
