@@ -90,12 +90,14 @@ class DocumentEncoder:
         return out
 
     @torch.inference_mode()
-    def encode_ids(self, batch_ids: list[list[int]]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-        """One forward pass over already tokenised documents (with specials)."""
+    def encode_ids(self, batch_ids: list[list[int]], with_sparse: bool = True
+                   ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]] | None]:
+        """One forward pass over already tokenised texts (with specials): (dense, sparse rows or None).
+        `with_sparse=False` skips the vocabulary head (about half of the pass)."""
         input_ids, attention = self._pad(batch_ids)
         dense, weights = document_vectors(self.backbone, input_ids, attention, self._special, self.config.pooling,
-                                          self.config.vocab_size)
-        return dense.float().cpu().numpy(), self._prune(weights.float())
+                                          self.config.vocab_size, with_sparse=with_sparse)
+        return dense.float().cpu().numpy(), self._prune(weights.float()) if with_sparse else None
 
     def _pad(self, batch_ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         length = max(len(x) for x in batch_ids)

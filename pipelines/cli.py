@@ -76,8 +76,23 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--on-disk", action="store_true", help="keep vectors on disk (large collections)")
     index.add_argument("--shard-number", type=int, help="server/cluster only: shards of a new collection")
     index.add_argument("--replication-factor", type=int, help="server/cluster only: replicas of a new collection")
+    index.add_argument("--vectors", metavar="FILE",
+                       help="take each document's vectors from this file (made by `encode-corpus` with the same "
+                            "document encoder) instead of running the model")
     index.add_argument("--json", action="store_true", help='print {"read", "written", "skipped", "count"} at the end')
     index.set_defaults(run=_index)
+
+    encode_corpus = sub.add_parser("encode-corpus", help="encode a JSONL corpus once into a document-vector file "
+                                                         "(for `index --vectors`)")
+    encode_corpus.add_argument("artifact")
+    encode_corpus.add_argument("--corpus", required=True, help="JSONL, one document per line (BEIR corpus.jsonl works)")
+    encode_corpus.add_argument("--out", required=True, help="the .safetensors file to write")
+    encode_corpus.add_argument("--batch-size", type=int, default=32, help="documents per forward pass")
+    encode_corpus.add_argument("--id-field", help="JSON key of the document id (default: _id, id, docid, doc_id)")
+    encode_corpus.add_argument("--text-field", help="JSON key of the text (default: text, contents, content, body)")
+    encode_corpus.add_argument("--title-field", help="JSON key of the title (default: title)")
+    encode_corpus.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    encode_corpus.set_defaults(run=_encode_corpus)
 
     from .train_cli import add_train_parser  # argparse only; the training package loads on use
 
@@ -122,6 +137,10 @@ def _parser() -> argparse.ArgumentParser:
     from .report import add_report_parser  # argparse only; matplotlib loads on use
 
     add_report_parser(sub)
+
+    from .quickstart import add_quickstart_parser
+
+    add_quickstart_parser(sub)
     return parser
 
 
@@ -146,17 +165,21 @@ def _index(args) -> int | None:
 
     from .corpus import FieldMap
     from .indexing import index_corpus
+    from .vectors import load_vectors
 
-    artifact = Artifact.load(args.artifact, need_document_model=True)
+    # with --vectors the model is never run: the query side (tokenizer, table) and the fingerprint suffice
+    artifact = Artifact.load(args.artifact, need_document_model=not args.vectors)
+    vectors = load_vectors(args.vectors, artifact) if args.vectors else None
     fields = FieldMap.with_overrides(args.id_field, args.text_field, args.title_field)
     store = QdrantHybridStore.from_location(
         args.store, args.collection, schema=CollectionSchema.from_artifact(artifact), on_disk=args.on_disk,
         **{k: v for k, v in (("shard_number", args.shard_number), ("replication_factor", args.replication_factor))
            if v is not None})
     try:
-        encoder = DocumentEncoder(artifact, device=args.device)
+        encoder = None if vectors else DocumentEncoder(artifact, device=args.device)
         report = index_corpus(args.corpus, store, encoder, batch_size=args.batch_size, resume=args.resume,
-                              fields=fields, limit=args.limit, show_progress=not args.json or sys.stderr.isatty())
+                              fields=fields, limit=args.limit, vectors=vectors,
+                              show_progress=not args.json or sys.stderr.isatty())
     except KeyboardInterrupt:
         print("interrupted: every batch written so far is stored; rerun the same command with --resume "
               "to continue", file=sys.stderr)
@@ -171,6 +194,21 @@ def _index(args) -> int | None:
     else:
         print(f"indexed {args.corpus} into {store}: read {report.read}, written {report.written}, "
               f"skipped {report.skipped}; the collection holds {report.count} documents ({report.seconds:.1f} s)")
+
+
+def _encode_corpus(args) -> None:
+    from lightretriever.components import Artifact
+
+    from .corpus import FieldMap
+    from .vectors import encode_corpus, load_vectors
+
+    artifact = Artifact.load(args.artifact, need_document_model=True)
+    fields = FieldMap.with_overrides(args.id_field, args.text_field, args.title_field)
+    started = time.perf_counter()
+    out = encode_corpus(artifact, args.corpus, args.out, batch_size=args.batch_size, device=args.device, fields=fields)
+    vectors = load_vectors(out)
+    print(f"wrote {out}: {len(vectors)} documents, document encoder {vectors.fingerprint}, "
+          f"{out.stat().st_size / 1e6:.1f} MB ({time.perf_counter() - started:.0f} s)")
 
 
 def _search(args) -> None:

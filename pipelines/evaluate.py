@@ -6,7 +6,7 @@ Modes (top-100 each, over the split's queries that have a relevant document):
   dense / sparse / hybrid   LightRetriever's query side: QueryEncoder (table lookup + token counts) then
           the store's dense leg, sparse leg, or both fused (`fusion`);
   bm25    bm25s over the same document texts (pipelines/bm25.py).
-Metrics come from ranx (pipelines/metrics.py); `retention` = nDCG@10 / nDCG@10 of `full`.
+Metrics come from pytrec_eval (pipelines/metrics.py); `retention` = nDCG@10 / nDCG@10 of `full`.
 
 The corpus lives in the collection "{dataset}-{document fingerprint}" of the store; it is indexed only
 when that collection holds fewer documents than the corpus (and then resumed, not redone), so every
@@ -186,15 +186,16 @@ def run_full(context: _Context, mode: str, fusion: str) -> dict:
     encoder = context.document_encoder()
     texts = [full_query_text(context.artifact, t) for t in context.texts]
     tokenizer = encoder._tokenizer  # the encoder's own (same truncation), so the ids are exactly what encode() uses
-    encoder.encode_ids([e.ids for e in tokenizer.encode_batch(texts[:WARM_UP], add_special_tokens=True)])
+    encoder.encode_ids([e.ids for e in tokenizer.encode_batch(texts[:WARM_UP], add_special_tokens=True)],
+                       with_sparse=False)
     started = time.perf_counter()
     ids = [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=True)]
     tokenized = time.perf_counter()
-    dense = _forward(encoder, ids, context.batch_size, context.show_progress)
+    dense = full_forward(encoder, ids, context.batch_size, context.show_progress)
     encoded_at = time.perf_counter()
     rankings, search_s = _search(context, dense, None, {"mode": "dense"}, "full: search")
     return {"rankings": rankings, "tokenize_s": tokenized - started, "encode_s": encoded_at - tokenized,
-            "search_s": search_s, "forward": "DocumentEncoder.encode_ids (dense + sparse head)"}
+            "search_s": search_s, "forward": "DocumentEncoder.encode_ids, dense head only"}
 
 
 def full_query_text(artifact: Artifact, query: str) -> str:
@@ -205,14 +206,18 @@ def full_query_text(artifact: Artifact, query: str) -> str:
     return f"{instruction}{config.query_prefix}{query.strip()}".strip() if instruction else query.strip()
 
 
-def _forward(encoder, ids: list[list[int]], batch_size: int, show_progress: bool) -> np.ndarray:
-    """Dense vectors in input order; batches of similar length (less padding), as DocumentEncoder.encode."""
+def full_forward(encoder, ids: list[list[int]], batch_size: int, show_progress: bool = False,
+                 with_sparse: bool = False) -> np.ndarray:
+    """The full model's query vectors (dense, in input order) from token ids; batches of similar length
+    (less padding), as DocumentEncoder.encode. Only the dense head by default: `full` searches the dense
+    index, so the vocabulary head would be cost it never uses; `with_sparse=True` runs it too (what a
+    full hybrid model pays per query)."""
     dense = np.zeros((len(ids), encoder.dim), dtype=np.float32)
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
     with tqdm(total=len(ids), unit="query", desc="full: encode", disable=not show_progress) as bar:
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
-            dense[batch] = encoder.encode_ids([ids[i] for i in batch])[0]
+            dense[batch] = encoder.encode_ids([ids[i] for i in batch], with_sparse=with_sparse)[0]
             bar.update(len(batch))
     return dense
 

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from lightretriever.components.store import QdrantHybridStore
 
 from .corpus import FieldMap, count_documents, read_corpus
+from .vectors import DocumentVectors
 
 
 @dataclass
@@ -32,11 +33,14 @@ class IndexReport:
         return asdict(self)
 
 
-def index_corpus(corpus: str | Path, store: QdrantHybridStore, encoder, *, batch_size: int = 256,
+def index_corpus(corpus: str | Path, store: QdrantHybridStore, encoder=None, *, batch_size: int = 256,
                  resume: bool = False, fields: FieldMap | None = None, limit: int | None = None,
-                 show_progress: bool = True) -> IndexReport:
-    """`encoder` is a DocumentEncoder (anything with `encode(texts, show_progress=...)`);
-    `limit` indexes only the first documents of the corpus (to try things out)."""
+                 vectors: DocumentVectors | None = None, show_progress: bool = True) -> IndexReport:
+    """`encoder` is a DocumentEncoder (anything with `encode(texts, show_progress=...)`), or None when
+    `vectors` (a document-vector file made by the same document encoder, `pipelines/vectors.py`)
+    supplies every document's vectors; `limit` indexes only the first documents (to try things out)."""
+    if (encoder is None) == (vectors is None):
+        raise ValueError("index_corpus needs exactly one of encoder= (encode the documents) or vectors= (stored ones)")
     report = IndexReport()
     started = time.perf_counter()
     seen: set[str] = set()
@@ -55,8 +59,12 @@ def index_corpus(corpus: str | Path, store: QdrantHybridStore, encoder, *, batch
                 report.skipped += sum(d.id in stored for d in batch)
                 batch = [d for d in batch if d.id not in stored]
             if batch:
-                embeddings = encoder.encode([d.encoder_text() for d in batch], show_progress=False)
-                store.upsert(batch, embeddings.dense, embeddings.sparse)
+                if vectors is not None:
+                    dense, sparse = vectors.take(vectors.rows_for(batch, source=f"the vector file of {corpus}"))
+                else:
+                    embeddings = encoder.encode([d.encoder_text() for d in batch], show_progress=False)
+                    dense, sparse = embeddings.dense, embeddings.sparse
+                store.upsert(batch, dense, sparse)
                 report.written += len(batch)
             bar.set_postfix(written=report.written, skipped=report.skipped, refresh=False)
             bar.update(report.read - bar.n)

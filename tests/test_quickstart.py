@@ -1,0 +1,189 @@
+"""The quickstart and what it stands on: document-vector files (`encode-corpus`, `index --vectors`), the
+committed trained query side joined with the packaged MiniLM weights, and `lightretriever quickstart`
+itself run twice on the real SciFact (slow)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+from conftest import minilm_path, run_cli
+from lightretriever.components import Artifact, DocumentEncoder
+from lightretriever.components.errors import ArtifactError
+from lightretriever.components.fingerprint import document_fingerprint
+from lightretriever.components.tables import dequantize, load_table
+from lightretriever.pipelines.corpus import read_corpus
+from lightretriever.pipelines.quickstart import ARTIFACT_NAME, TRAIN_FLAGS, VECTORS_FILE
+from lightretriever.pipelines.quickstart_assets import attach_packaged_weights, pack_query_side
+from lightretriever.pipelines.vectors import (VectorsError, check_against_encoder, load_vectors, save_vectors,
+                                              text_digest)
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "data" / "quickstart"
+SCIFACT = ROOT / "data" / "scifact"
+N_DOCS = 12
+
+
+@pytest.fixture(scope="module")
+def quickstart_artifact(tmp_path_factory):
+    """The committed query side + the packaged weights, as the quickstart's step 1 makes it."""
+    return attach_packaged_weights(ASSETS / ARTIFACT_NAME, minilm_path(), tmp_path_factory.mktemp("qs") / "art")
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "corpus.jsonl"
+    with gzip.open(SCIFACT / "corpus.jsonl.gz", "rt", encoding="utf-8") as handle:
+        lines = [next(handle) for _ in range(N_DOCS)]
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+# -- the committed assets -------------------------------------------------------------------------
+
+def test_committed_assets_fit_the_packaged_model(quickstart_artifact):
+    config = quickstart_artifact.config
+    assert config.provenance["trained"] and config.provenance["variant"] == "table-only"
+    packed = config.provenance["packed"]
+    assert packed["table_dtype"] == "int8" and all(flag in packed["command"] for flag in TRAIN_FLAGS)
+    # the vectors were written by exactly this document encoder (weights, tokenizer, settings)
+    vectors = load_vectors(ASSETS / VECTORS_FILE, quickstart_artifact)
+    ids = [d.id for d in read_corpus(SCIFACT / "corpus.jsonl.gz")]
+    assert vectors.ids == ids and len(ids) == 5183
+    assert vectors.fingerprint == document_fingerprint(quickstart_artifact)
+    norms = np.linalg.norm(vectors.dense, axis=1)
+    assert np.allclose(norms, 1.0, atol=2e-3)  # normalised dense vectors, float16-rounded
+    nnz = vectors.sparse.nnz()
+    assert nnz.max() <= config.sparse.top_k and nnz.min() > 0
+    # repository budget: the issue allows a committed artifact of at most 30 MB
+    size = sum(p.stat().st_size for p in (ASSETS / ARTIFACT_NAME).rglob("*") if p.is_file())
+    assert size <= 30e6, size
+
+
+def test_committed_vectors_match_a_live_encode(quickstart_artifact):
+    vectors = load_vectors(ASSETS / VECTORS_FILE, quickstart_artifact)
+    documents = list(read_corpus(SCIFACT / "corpus.jsonl.gz"))
+    check = check_against_encoder(vectors, documents, DocumentEncoder(quickstart_artifact), sample=6, seed=3,
+                                  show_progress=False)
+    assert check.documents == 6 and check.min_dense_cosine > 0.9999 and check.min_sparse_cosine > 0.999
+
+
+def test_attach_refuses_other_weights(tmp_path):
+    base = tmp_path / "other-minilm"
+    base.mkdir()
+    shutil.copyfile(minilm_path() / "model.safetensors", base / "model.safetensors")
+    config = json.loads((minilm_path() / "config.json").read_text())
+    config["layer_norm_eps"] = 1e-6  # another "version" of the package: same tensors, other config
+    (base / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ArtifactError, match="quickstart --train"):
+        attach_packaged_weights(ASSETS / ARTIFACT_NAME, base, tmp_path / "art")
+    assert not (tmp_path / "art").exists() and not (tmp_path / "art.partial").exists()
+
+
+def test_pack_keeps_the_table_and_refuses_changed_document_weights(minilm_artifact, tmp_path):
+    packed = pack_query_side(minilm_artifact.root, minilm_path(), tmp_path / "query-side", dtype="int8",
+                             command="lightretriever build …")
+    assert not (packed / "model").exists()
+    joined = attach_packaged_weights(packed, minilm_path(), tmp_path / "joined")
+    original = dequantize(*load_table(minilm_artifact.table_file()))
+    stored = dequantize(*load_table(joined.table_file()))
+    assert np.abs(stored - original).max() <= np.abs(original).max(axis=1).max() / 127  # int8 rounding only
+    assert joined.config.provenance["packed"]["command"] == "lightretriever build …"
+
+    changed = tmp_path / "changed"
+    shutil.copytree(minilm_artifact.root, changed)
+    weights = load_file(str(changed / "model" / "model.safetensors"))
+    weights["encoder.layer.0.attention.self.query.bias"] += 0.01
+    save_file(weights, str(changed / "model" / "model.safetensors"))
+    with pytest.raises(ArtifactError, match="encoder.layer.0.attention.self.query.bias"):
+        pack_query_side(changed, minilm_path(), tmp_path / "refused")
+
+
+# -- vector files ---------------------------------------------------------------------------------
+
+def test_encode_corpus_then_index_from_the_file(minilm_artifact, small_corpus, tmp_path):
+    out = tmp_path / "vectors.safetensors"
+    printed = run_cli("encode-corpus", str(minilm_artifact.root), "--corpus", str(small_corpus), "--out", str(out))
+    assert f"{N_DOCS} documents" in printed.stdout
+    vectors = load_vectors(out, minilm_artifact)
+    documents = list(read_corpus(small_corpus))
+    live = DocumentEncoder(minilm_artifact).encode([d.encoder_text() for d in documents], show_progress=False)
+    assert vectors.ids == [d.id for d in documents]
+    assert np.abs(vectors.dense - live.dense).max() < 1e-3  # float16 storage
+    assert [list(s.indices) for s in vectors.sparse] == [list(s.indices) for s in live.sparse]
+    assert vectors.digests[0].tobytes() == text_digest(documents[0].encoder_text())
+
+    store = tmp_path / "store"
+    result = run_cli("index", str(minilm_artifact.root), "--corpus", str(small_corpus), "--vectors", str(out),
+                     "--store", str(store), "--collection", "c", "--json")
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"read": N_DOCS, "written": N_DOCS, "skipped": 0,
+                                                                  "count": N_DOCS}
+    hits = run_cli("search", str(minilm_artifact.root), documents[4].title, "--store", str(store), "--collection", "c",
+                   "--mode", "dense", "-k", "1", "--json")
+    assert json.loads(hits.stdout)["hits"][0]["id"] == documents[4].id
+
+
+def test_vectors_refused_for_changed_documents_and_other_encoders(minilm_artifact, small_corpus, tmp_path):
+    documents = list(read_corpus(small_corpus))
+    dense = np.eye(N_DOCS, minilm_artifact.config.dense_dim, dtype=np.float32)
+    live = DocumentEncoder(minilm_artifact).encode([d.encoder_text() for d in documents], show_progress=False)
+    out = save_vectors(tmp_path / "v.safetensors", documents, dense, live.sparse,
+                       document_fingerprint(minilm_artifact), minilm_artifact.config.vocab_size)
+
+    # a document edited after the file was made is refused by id
+    edited = tmp_path / "edited.jsonl"
+    rows = [json.loads(line) for line in small_corpus.read_text().splitlines()]
+    rows[2]["text"] += " (retracted)"
+    edited.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    failed = run_cli("index", str(minilm_artifact.root), "--corpus", str(edited), "--vectors", str(out),
+                     "--store", str(tmp_path / "s"), "--collection", "c", check=False)
+    assert failed.returncode == 2 and f"document {rows[2]['_id']!r} changed" in failed.stderr
+
+    # another document encoder (here: another truncation length) is refused with the command that fixes it
+    other = tmp_path / "other"
+    shutil.copytree(minilm_artifact.root, other)
+    config = json.loads((other / "lightretriever.json").read_text())
+    config["max_document_length"] = 128
+    (other / "lightretriever.json").write_text(json.dumps(config))
+    with pytest.raises(VectorsError, match="lightretriever encode-corpus"):
+        load_vectors(out, Artifact.load(other))
+
+    # vectors that are not this encoder's output fail the live sample check
+    with pytest.raises(VectorsError, match="disagree with the live encoder"):
+        check_against_encoder(load_vectors(out, minilm_artifact), documents, DocumentEncoder(minilm_artifact),
+                              sample=3, show_progress=False)
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_quickstart_runs_then_reuses_everything(tmp_path):
+    workdir = tmp_path / "qs"
+    first = run_cli("quickstart", "--workdir", str(workdir), "--max-queries", "60", "--check-sample", "8")
+    out = first.stdout
+    for step in range(1, 6):
+        assert f"[{step}/5]" in out
+    assert "live check passed: 8 documents" in out and "✓" in out  # example hits judged relevant
+    result = json.loads((workdir / "results.json").read_text())
+    assert list(result["results"]) == ["full", "dense", "sparse", "hybrid", "bm25"]
+    assert result["queries"] == 60 and result["documents"] == 5183
+    qs = result["quickstart"]
+    assert qs["index"]["written"] == 5183 and qs["index"]["count"] == 5183
+    assert qs["index"]["live_check"]["min_dense_cosine"] > 0.999
+    scores = {mode: r["ndcg@10"] for mode, r in result["results"].items()}
+    # the trained table: far above the zero-shot table (dense 0.08 on the full split), near BM25
+    assert scores["dense"] > 0.6 and scores["bm25"] > 0.55 and scores["full"] > 0.5, scores
+    speed = qs["speed"]
+    assert speed["queries"] == 60 and speed["full_dense_sparse_s"] > speed["full_dense_s"] > speed["light_s"] > 0
+
+    second = run_cli("quickstart", "--workdir", str(workdir), "--max-queries", "60")
+    assert "reusing" in second.stdout and "documents already indexed" in second.stdout
+    again = json.loads((workdir / "results.json").read_text())
+    assert again["quickstart"]["index"]["source"] == "existing collection"
+    assert {m: r["ndcg@10"] for m, r in again["results"].items()} == scores  # same index, same rankings
