@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -286,7 +287,11 @@ def add_quickstart_parser(sub) -> None:
 
 
 def _run(args) -> int:
-    result = quickstart(args.workdir, args.data, args.assets, train=args.train, encode_documents=args.encode_documents,
-                        fusion=args.fusion, check_sample=args.check_sample, max_queries=args.max_queries,
-                        show_progress=True)
-    return 0 if result else 1
+    try:
+        quickstart(args.workdir, args.data, args.assets, train=args.train, encode_documents=args.encode_documents,
+                   fusion=args.fusion, check_sample=args.check_sample, max_queries=args.max_queries)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: what is finished in {args.workdir} is kept (the artifact appears only when complete, "
+              "the index keeps every written batch); rerun the same command to continue", file=sys.stderr)
+        return 130
+    return 0

@@ -1,8 +1,9 @@
 """Shared fixtures: artifacts built once per test session under pytest's tmp dir.
 
 * `minilm_artifact`   `lightretriever build` of the packaged all-MiniLM-L6-v2 (encoder, ~30 s).
-* `smollm2_artifact`  `lightretriever build` of the packaged SmolLM2-135M-Instruct GGUF (decoder) with an
-                      instruction; the whole 49,152-row query table is exported (~4 min on 2 cores).
+* `smollm2_artifact`  `build_artifact` of the packaged SmolLM2-135M-Instruct GGUF (decoder) with an
+                      instruction, exporting only the table rows the SmolLM2 tests read (see the fixture;
+                      the whole-vocabulary export would take 6-7 minutes on 2 cores).
 * `tiny_llama_base` / `tiny_llama_artifact`  a random 2-layer LlamaForCausalLM with a WordLevel
                       tokenizer, saved like a Hugging Face checkpoint; its build is a full one.
 """
@@ -18,6 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -69,25 +71,7 @@ def _deterministic_torch():
     yield
 
 
-# -- MiniLM (encoder) ------------------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def minilm_artifact(tmp_path_factory):
-    from lightretriever.components import Artifact
-
-    out = tmp_path_factory.mktemp("artifacts") / "minilm"
-    run_cli("build", str(minilm_path()), str(out))
-    return Artifact.load(out, need_document_model=True)
-
-
-# -- SmolLM2 (decoder), built with the real command line -------------------------------------------
-
-@dataclass
-class SmolArtifact:
-    artifact: object  # lightretriever Artifact
-    hf_tokenizer: object  # the base GGUF tokenizer as transformers loads it (independent of the artifact's)
-    instruction: str
-
+# -- the command line ---------------------------------------------------------------------------
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     """The installed `lightretriever` console script, as a user runs it."""
@@ -99,20 +83,96 @@ def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return result
 
 
+# -- MiniLM (encoder) ------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def minilm_artifact(tmp_path_factory):
+    from lightretriever.components import Artifact
+
+    out = tmp_path_factory.mktemp("artifacts") / "minilm"
+    run_cli("build", str(minilm_path()), str(out))
+    return Artifact.load(out, need_document_model=True)
+
+
+# -- SmolLM2 (decoder) ------------------------------------------------------------------------
+
+# The queries whose stored table rows the SmolLM2 tests read (tokenised as QueryEncoder does:
+# query_prefix + text, specials dropped). A test reading other rows must add its texts here:
+# `SmolArtifact.require_rows` says so, and the rows the fixture did not export are NaN.
+SMOLLM2_TABLE_QUERIES = QUERY_TEXTS + [
+    "stress<|im_end|>", "<|im_end|>",  # test_transformers_agreement: special tokens in a query are dropped
+    "cancer cancer risk of the cells", "stress", "Aspirin lowers the risk of colorectal cancer",  # test_training_model
+]
+SMOLLM2_SAMPLE = dict(n_random=16, seed=1)  # test_export: sample_ids(artifact, **SMOLLM2_SAMPLE)
+
+
+def sample_ids(artifact, n_random: int, seed: int = 0) -> np.ndarray:
+    """Random ids plus every special id and the last id, in shuffled order (unsorted on purpose)."""
+    tok, vocab = artifact.tokenizer(), artifact.config.vocab_size
+    special = [i for i, t in tok.get_added_tokens_decoder().items() if t.special]
+    rng = np.random.default_rng(seed)
+    ids = np.unique(np.concatenate([rng.choice(vocab, n_random, replace=False), special, [vocab - 1]]))
+    return rng.permutation(ids)
+
+
+def query_token_ids(artifact, texts) -> list[int]:
+    """The distinct ids whose table rows QueryEncoder reads for `texts` (special ids dropped)."""
+    tok, prefix = artifact.tokenizer(), artifact.config.query_prefix
+    special = {i for i, t in tok.get_added_tokens_decoder().items() if t.special}
+    return sorted({i for text in texts for i in tok.encode(prefix + text.strip(), add_special_tokens=False).ids
+                   if i not in special})
+
+
+@dataclass
+class SmolArtifact:
+    artifact: object  # lightretriever Artifact
+    hf_tokenizer: object  # the base GGUF tokenizer as transformers loads it (independent of the artifact's)
+    instruction: str
+    table_ids: frozenset  # the ids whose rows the build exported; the other rows are NaN
+
+    def require_rows(self, ids) -> None:
+        missing = sorted(set(int(i) for i in ids) - self.table_ids)
+        assert not missing, (f"the SmolLM2 test artifact has no table rows for ids {missing[:10]}: add the "
+                             "query to SMOLLM2_TABLE_QUERIES in tests/conftest.py")
+
+
 @pytest.fixture(scope="session")
 def smollm2_artifact(tmp_path_factory):
-    """`lightretriever build SmolLM2.gguf OUT --instruction ...`: the full build, whole-vocabulary
-    table export included (about 4 minutes on 2 cores)."""
+    """The real build of the packaged SmolLM2 GGUF (weights dequantised and saved, tokenizer adapted,
+    config, default table written by `write_query_table`), except that the table export computes only
+    the rows the tests read: the tokens of SMOLLM2_TABLE_QUERIES and `sample_ids(**SMOLLM2_SAMPLE)`.
+    Those rows come from the production `export_query_table` (prefix-kv, as a full build) and the
+    tests compare them with the naive export and with plain transformers; every other row is NaN, so
+    a test that reads one fails. The whole-vocabulary decoder build (same code, every id) is covered
+    by `tiny_llama_artifact` (test_export.py checks its table's shape and rows)."""
     from transformers import AutoTokenizer
 
+    import lightretriever.training.export as export
     from lightretriever.components import Artifact
+    from lightretriever.training.build import build_artifact
+
+    exported: set[int] = set()
+    export_all = export.export_query_table
+
+    def export_test_rows(backbone, artifact, instruction, token_ids=None, **kwargs):
+        if token_ids is not None:
+            return export_all(backbone, artifact, instruction, token_ids=token_ids, **kwargs)
+        ids = sorted(set(query_token_ids(artifact, SMOLLM2_TABLE_QUERIES))
+                     | set(sample_ids(artifact, **SMOLLM2_SAMPLE).tolist()))
+        rows = np.full((artifact.config.vocab_size, artifact.config.dense_dim), np.nan, dtype=np.float32)
+        rows[ids] = export_all(backbone, artifact, instruction, token_ids=ids, **kwargs)
+        exported.update(ids)
+        return rows
 
     gguf = smollm2_gguf_path()
     out = tmp_path_factory.mktemp("artifacts") / "smollm2"
-    run_cli("build", str(gguf), str(out), "--instruction", SMOLLM2_INSTRUCTION)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(export, "export_query_table", export_test_rows)
+        build_artifact(gguf, out, instruction=SMOLLM2_INSTRUCTION, show_progress=False)
+    assert exported, "the build did not export its table through export_query_table"
     artifact = Artifact.load(out, need_document_model=True)
     hf_tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    return SmolArtifact(artifact, hf_tokenizer, SMOLLM2_INSTRUCTION)
+    return SmolArtifact(artifact, hf_tokenizer, SMOLLM2_INSTRUCTION, frozenset(exported))
 
 
 # -- tiny random Llama ---------------------------------------------------------------------------

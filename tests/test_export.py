@@ -11,22 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_INSTRUCTION
+from conftest import SMOLLM2_SAMPLE, TINY_INSTRUCTION, sample_ids
 
 from lightretriever.components.backbones import load_backbone, wrap_model
 from lightretriever.components.tables import load_table
 from lightretriever.training.export import export_query_table
 
 ATOL = 1e-4
-
-
-def sample_ids(artifact, n_random: int, seed: int = 0) -> np.ndarray:
-    """Random ids plus every special id and the last id, in shuffled order (unsorted on purpose)."""
-    tok, vocab = artifact.tokenizer(), artifact.config.vocab_size
-    special = [i for i, t in tok.get_added_tokens_decoder().items() if t.special]
-    rng = np.random.default_rng(seed)
-    ids = np.unique(np.concatenate([rng.choice(vocab, n_random, replace=False), special, [vocab - 1]]))
-    return rng.permutation(ids)
 
 
 def both_methods(backbone, artifact, instruction, ids, batch_size):
@@ -109,11 +100,13 @@ def test_encoder_refuses_prefix_kv(minilm_artifact):
 def test_smollm2_prefix_kv_equals_naive(smollm2_artifact):
     artifact = smollm2_artifact.artifact
     backbone = load_backbone(artifact, "cpu", torch.float32)
-    ids = sample_ids(artifact, n_random=16, seed=1)
+    ids = sample_ids(artifact, **SMOLLM2_SAMPLE)
     assert artifact.config.vocab_size - 1 in ids and {0, 1, 2} <= set(ids.tolist())
     kv, naive = both_methods(backbone, artifact, smollm2_artifact.instruction, ids, batch_size=16)
     np.testing.assert_allclose(kv, naive, atol=ATOL, rtol=0)
     assert np.abs(naive).max() > 1.0
-    # the rows the build stored (prefix-kv, whole vocabulary) are the naive rows too
+    # the rows the build stored (prefix-kv; the fixture exports these ids, see conftest) are the naive rows too
+    smollm2_artifact.require_rows(ids)
     table, _ = load_table(artifact.table_file())
+    assert table.shape == (artifact.config.vocab_size, artifact.config.dense_dim)
     np.testing.assert_allclose(table[ids], naive, atol=ATOL, rtol=0)
