@@ -45,11 +45,17 @@ class Run:
     data: dict  # the whole file (split, queries, machine)
 
 
-def write_report(paths: list[str | Path], out: str | Path) -> dict[str, Path]:
-    """Read every results file, then write both plots and summary.md into `out`; {kind: path}."""
+def write_report(paths: list[str | Path], out: str | Path, labels: list[str] | None = None) -> dict[str, Path]:
+    """Read every results file, then write both plots and summary.md into `out`; {kind: path}.
+    `labels` (one per file) replace the default "dataset · artifact directory" names."""
     if not paths:
         raise ReportError("no results file given: pass one or more `lightretriever evaluate --json` outputs")
-    runs = _unique_labels([load_run(p) for p in paths])
+    if labels and len(labels) != len(paths):
+        raise ReportError(f"{len(labels)} labels for {len(paths)} results files: give one --label per file, in order")
+    runs = [load_run(p) for p in paths]
+    for run, label in zip(runs, labels or []):
+        run.label = label
+    runs = _unique_labels(runs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = {kind: out / name for kind, name in FILES.items()}
@@ -248,9 +254,11 @@ def add_report_parser(sub) -> None:
     report = sub.add_parser("report", help="plots (PNG) and a markdown table from `evaluate --json` results")
     report.add_argument("results", nargs="+", metavar="RESULTS", help="JSON files written by `evaluate --json`")
     report.add_argument("--out", required=True, metavar="DIR", help="directory for the PNGs and summary.md")
+    report.add_argument("--label", action="append", metavar="NAME",
+                        help="name of each results file on the plots, in order (default: dataset · artifact directory)")
     report.set_defaults(run=run_report)
 
 
 def run_report(args) -> None:
-    for path in write_report(args.results, args.out).values():
+    for path in write_report(args.results, args.out, args.label).values():
         print(f"wrote {path}")

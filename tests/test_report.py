@@ -170,3 +170,12 @@ def test_command_line(results, tmp_path):
     bad.write_text("not results")
     failed = run_cli("report", str(bad), "--out", str(out), check=False)
     assert failed.returncode == 2 and f"results file {bad} is not JSON" in failed.stderr
+
+
+def test_labels_name_the_files_in_order(results, tmp_path):
+    out = tmp_path / "labelled"
+    run_cli("report", *map(str, results), "--out", str(out), "--label", "zero-shot", "--label", "table-only")
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "| [1] zero-shot | dense |" in summary and "| [2] table-only | full |" in summary
+    with pytest.raises(ReportError, match="1 labels for 2 results files"):
+        write_report(results, tmp_path / "refused", labels=["only one"])
