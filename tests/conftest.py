@@ -98,7 +98,8 @@ def minilm_artifact(tmp_path_factory):
 
 # The queries whose stored table rows the SmolLM2 tests read (tokenised as QueryEncoder does:
 # query_prefix + text, specials dropped). A test reading other rows must add its texts here:
-# `SmolArtifact.require_rows` says so, and the rows the fixture did not export are NaN.
+# `SmolArtifact.require_rows` says so. The rows the fixture did not export are NaN: a table
+# comparison on one fails, and QueryEncoder gives such a query a zero vector (no match to a reference).
 SMOLLM2_TABLE_QUERIES = QUERY_TEXTS + [
     "stress<|im_end|>", "<|im_end|>",  # test_transformers_agreement: special tokens in a query are dropped
     "cancer cancer risk of the cells", "stress", "Aspirin lowers the risk of colorectal cancer",  # test_training_model
@@ -142,9 +143,10 @@ def smollm2_artifact(tmp_path_factory):
     config, default table written by `write_query_table`), except that the table export computes only
     the rows the tests read: the tokens of SMOLLM2_TABLE_QUERIES and `sample_ids(**SMOLLM2_SAMPLE)`.
     Those rows come from the production `export_query_table` (prefix-kv, as a full build) and the
-    tests compare them with the naive export and with plain transformers; every other row is NaN, so
-    a test that reads one fails. The whole-vocabulary decoder build (same code, every id) is covered
-    by `tiny_llama_artifact` (test_export.py checks its table's shape and rows)."""
+    tests compare them with the naive export and with plain transformers; every other row is NaN.
+    The whole-vocabulary decoder build (same code, every id) is covered by `tiny_llama_artifact`
+    (test_export.py checks its table's shape and rows against transformers); the `build` command
+    line by `minilm_artifact`."""
     from transformers import AutoTokenizer
 
     import lightretriever.training.export as export
