@@ -4,6 +4,7 @@
 * `smollm2_artifact`  `build_artifact` of the packaged SmolLM2-135M-Instruct GGUF (decoder) with an
                       instruction, exporting only the table rows the SmolLM2 tests read (see the fixture;
                       the whole-vocabulary export would take 6-7 minutes on 2 cores).
+* `scifact_collection`  `lightretriever index` of a SciFact slice with `minilm_artifact` (read-only users).
 * `tiny_llama_base` / `tiny_llama_artifact`  a random 2-layer LlamaForCausalLM with a WordLevel
                       tokenizer, saved like a Hugging Face checkpoint; its build is a full one.
 """
@@ -92,6 +93,37 @@ def minilm_artifact(tmp_path_factory):
     out = tmp_path_factory.mktemp("artifacts") / "minilm"
     run_cli("build", str(minilm_path()), str(out))
     return Artifact.load(out, need_document_model=True)
+
+
+# -- a SciFact collection indexed by the command line, shared by read-only tests ------------------
+
+SCIFACT_DIR = Path(__file__).resolve().parents[1] / "data" / "scifact"
+
+
+@dataclass
+class ScifactCollection:
+    store: Path  # embedded store directory; collection "sci"
+    rows: list  # the corpus as indexed: SciFact's first 60 abstracts (in order), then the relevant ones
+    queries: list  # the first ten SciFact test queries; their relevant abstracts are all in `rows`
+
+
+@pytest.fixture(scope="session")
+def scifact_collection(minilm_artifact, tmp_path_factory) -> ScifactCollection:
+    """`lightretriever index` of a SciFact slice with the MiniLM artifact, once per session. Its users
+    (test_pipelines.py, test_llama_index.py) only search it, each closing what it opens."""
+    import gzip
+
+    root = tmp_path_factory.mktemp("scifact-collection")
+    qrels = [line.strip().split("\t") for line in (SCIFACT_DIR / "qrels" / "test.tsv").read_text().splitlines()[1:]]
+    first_queries = list(dict.fromkeys(q for q, _, _ in qrels))[:10]
+    wanted = {d for q, d, _ in qrels if q in first_queries}
+    with gzip.open(SCIFACT_DIR / "corpus.jsonl.gz", "rt", encoding="utf-8") as handle:
+        rows = [r for i, r in enumerate(map(json.loads, handle)) if i < 60 or r["_id"] in wanted]
+    (root / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run_cli("index", str(minilm_artifact.root), "--corpus", str(root / "corpus.jsonl"), "--store",
+            str(root / "store"), "--collection", "sci")
+    queries = {q["_id"]: q["text"] for q in map(json.loads, (SCIFACT_DIR / "queries.jsonl").read_text().splitlines())}
+    return ScifactCollection(root / "store", rows, [queries[q] for q in first_queries])
 
 
 # -- SmolLM2 (decoder) ------------------------------------------------------------------------

@@ -9,14 +9,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from llama_index.core import Settings, StorageContext, VectorStoreIndex
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import TextNode
 from llama_index.vector_stores.qdrant import QdrantVectorStore
 from qdrant_client import QdrantClient
 
-from conftest import run_cli
 from lightretriever.components import DocumentEncoder, QueryEncoder
 from lightretriever.components.llama_index import LightRetrieverEmbedding, LightRetrieverRetriever
 
@@ -72,18 +70,8 @@ def test_stock_qdrant_vector_store_hybrid_with_our_functions(minilm_artifact):
     assert sparse_only.retrieve(rows[6]["title"])[0].node.id_ == nodes[6].id_
 
 
-@pytest.fixture(scope="module")
-def indexed_collection(minilm_artifact, tmp_path_factory):
-    root = tmp_path_factory.mktemp("li-store")
-    rows = scifact_rows(30)
-    (root / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    run_cli("index", str(minilm_artifact.root), "--corpus", str(root / "corpus.jsonl"), "--store",
-            str(root / "store"), "--collection", "sci")
-    return root / "store", rows
-
-
-def test_our_retriever_in_a_query_engine_without_llm(minilm_artifact, indexed_collection):
-    store, rows = indexed_collection
+def test_our_retriever_in_a_query_engine_without_llm(minilm_artifact, scifact_collection):
+    store, rows = scifact_collection.store, scifact_collection.rows
     retriever = LightRetrieverRetriever(model=str(minilm_artifact.root), store=str(store), collection="sci",
                                         top_k=4, fusion="linear")
     try:

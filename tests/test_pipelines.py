@@ -14,7 +14,6 @@ from haystack import Document, component
 from haystack.dataclasses import ChatMessage
 from llama_index.core.schema import TextNode
 
-from conftest import run_cli
 from lightretriever.components.haystack import LightRetrieverDocumentStore
 from lightretriever.components.llama_index import LightRetrieverRetriever as LlamaRetriever
 from lightretriever.components.searcher import HybridSearcher
@@ -77,25 +76,9 @@ def test_llama_index_builders(minilm_artifact, tmp_path):
     assert hits[0].node.text.startswith(rows[2]["title"])
 
 
-@pytest.fixture(scope="module")
-def scifact_slice_collection(minilm_artifact, tmp_path_factory):
-    """Ten SciFact test queries and a small collection holding their relevant abstracts among 60 others."""
-    root = tmp_path_factory.mktemp("agree")
-    qrels = [line.strip().split("\t") for line in (DATA / "qrels" / "test.tsv").read_text().splitlines()[1:]]
-    first_queries = list(dict.fromkeys(q for q, _, _ in qrels))[:10]
-    wanted = {d for q, d, _ in qrels if q in first_queries}
-    with gzip.open(DATA / "corpus.jsonl.gz", "rt", encoding="utf-8") as handle:
-        rows = [r for i, r in enumerate(map(json.loads, handle)) if i < 60 or r["_id"] in wanted]
-    (root / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    run_cli("index", str(minilm_artifact.root), "--corpus", str(root / "corpus.jsonl"), "--store",
-            str(root / "store"), "--collection", "sci")
-    queries = {q["_id"]: q["text"] for q in map(json.loads, (DATA / "queries.jsonl").read_text().splitlines())}
-    return root / "store", [queries[q] for q in first_queries]
-
-
 @pytest.mark.parametrize("mode,fusion", [("hybrid", "rrf"), ("hybrid", "linear"), ("dense", "rrf")])
-def test_haystack_llama_index_and_store_agree(minilm_artifact, scifact_slice_collection, mode, fusion):
-    store_dir, queries = scifact_slice_collection
+def test_haystack_llama_index_and_store_agree(minilm_artifact, scifact_collection, mode, fusion):
+    store_dir, queries = scifact_collection.store, scifact_collection.queries
     assert len(queries) == 10
     model = str(minilm_artifact.root)
 
