@@ -29,6 +29,8 @@ TOKENIZER_FILE = "tokenizer.json"
 TABLE_TENSOR = "table"
 SCALE_TENSOR = "scale"
 TABLE_DTYPES = ("float32", "float16", "int8")
+SPARSE_VOCABULARIES = ("all", "input")
+TOKEN_WEIGHTS_TENSOR = "weights"
 _SAFETENSORS_DTYPES = {"float32": "F32", "float16": "F16", "int8": "I8"}
 
 
@@ -39,10 +41,16 @@ class SparseSettings:
     threshold: weights <= threshold are dropped (the reference's export quantises with
         floor(100 w), which drops w < 0.01; we keep floats and default to that cut).
     top_k: keep at most this many weights per document (None keeps all above threshold).
+    vocabulary: "all" scores every vocabulary entry (a head trained for retrieval expands a document
+        with related terms); "input" scores only the document's own tokens — what an untrained head
+        is good for: its expansions are noise that would crowd the document's own terms out of a top-k
+        (MiniLM: 42 of a SciFact abstract's 155 tokens survived a top-256), and it skips ~90 % of the
+        vocabulary projection.
     """
 
     threshold: float = 0.01
     top_k: int | None = None
+    vocabulary: Literal["all", "input"] = "all"
 
 
 @dataclass
@@ -52,6 +60,12 @@ class QueryTableSpec:
     file: str
     instruction: str
     dtype: Literal["float32", "float16", "int8"] = "float32"
+    # Query-side sparse weight per vocabulary token (safetensors, float32 [vocab_size]): the sparse
+    # query vector is token count x weight, tokens of weight 0 dropped. None = raw counts.
+    # `adapt` writes the corpus IDF here; `build` a Zipf prior (see training/zero_shot.py).
+    token_weights: str | None = None
+    # How the rows were made (e.g. {"method": "adapt", ...}): provenance, not read by the encoders.
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -153,6 +167,9 @@ class ArtifactConfig:
             raise ArtifactError(
                 f"{source}: default_table {self.default_table!r} is not among tables {sorted(self.tables)}"
             )
+        if self.sparse.vocabulary not in SPARSE_VOCABULARIES:
+            raise ArtifactError(f"{source}: sparse.vocabulary={self.sparse.vocabulary!r}; expected one of "
+                                f"{SPARSE_VOCABULARIES}")
         for name, spec in self.tables.items():
             if spec.dtype not in TABLE_DTYPES:
                 raise ArtifactError(f"{source}: table {name!r} dtype {spec.dtype!r}; expected one of {TABLE_DTYPES}")
@@ -274,6 +291,28 @@ class Artifact:
             raise ArtifactError(f"{file}: table dtype {dtype} but {CONFIG_NAME} says {spec.dtype}; {fix}")
         if spec.dtype == "int8" and scale_shape != [self.config.vocab_size]:
             raise ArtifactError(f"{file}: int8 table needs a per-row `scale` of shape [{self.config.vocab_size}]; {fix}")
+        if spec.token_weights is not None:
+            self._check_token_weights(name, spec.token_weights)
+
+    def token_weights_file(self, name: str | None = None) -> Path | None:
+        spec = self.table_spec(name)
+        return None if spec.token_weights is None else self.root / spec.token_weights
+
+    def _check_token_weights(self, name: str, relative: str) -> None:
+        from safetensors import safe_open
+
+        file = self.root / relative
+        fix = f"re-create them with `lightretriever adapt` (table {name!r})"
+        if not file.is_file():
+            raise ArtifactError(f"{self.root}: query token weights {relative} of table {name!r} are missing; {fix}")
+        try:
+            with safe_open(file, framework="numpy") as f:
+                shape = list(f.get_slice(TOKEN_WEIGHTS_TENSOR).get_shape()) if TOKEN_WEIGHTS_TENSOR in f.keys() else None
+        except Exception as exc:  # safetensors raises its own error types on damaged files
+            raise ArtifactError(f"{file}: cannot be read as safetensors ({exc}); {fix}") from exc
+        if shape != [self.config.vocab_size]:
+            raise ArtifactError(f"{file}: token weights need a tensor {TOKEN_WEIGHTS_TENSOR!r} of shape "
+                                f"[{self.config.vocab_size}] (one per vocabulary token), found {shape}; {fix}")
 
     def validate_document_model(self) -> None:
         dm = self.config.document_model

@@ -33,6 +33,8 @@ class Backbone:
     kind: str  # "decoder" | "encoder"
     pooling: str  # "last" | "mean" | "cls"
     model: nn.Module  # the whole HF model (for saving / peft)
+    # hidden [..., H], ids [U] -> logits of those vocabulary entries only [..., U]; None = slice the full logits
+    subset_logits: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
     def to(self, device: str | torch.device) -> "Backbone":
         self.model.to(device)
@@ -78,9 +80,32 @@ def sparse_max(hidden: torch.Tensor, token_mask: torch.Tensor, vocab_logits, voc
     return torch.log1p(torch.relu(best))
 
 
+def sparse_input_max(backbone: Backbone, hidden: torch.Tensor, token_mask: torch.Tensor, input_ids: torch.Tensor,
+                     vocab_size: int) -> torch.Tensor:
+    """`sparse_max` restricted to each document's own tokens (`SparseSettings.vocabulary="input"`):
+    [B, vocab_size], non-zero only at ids that occur in the row where `token_mask`. Only the union of
+    the batch's tokens is projected (a few thousand columns instead of the whole vocabulary)."""
+    batch = hidden.shape[0]
+    out = hidden.new_zeros(batch, vocab_size)
+    if not bool(token_mask.any()):
+        return out
+    union = torch.unique(input_ids[token_mask])
+    if backbone.subset_logits is not None:
+        logits = backbone.subset_logits(hidden, union)
+    else:
+        logits = backbone.vocab_logits(hidden)[..., union]
+    best = logits.masked_fill(~token_mask.unsqueeze(-1), torch.finfo(logits.dtype).min).amax(dim=1)  # [B, U]
+    # which union columns each row actually contains
+    present = torch.zeros(batch, vocab_size, dtype=torch.bool, device=hidden.device)
+    present[torch.arange(batch, device=hidden.device).unsqueeze(1).expand_as(input_ids)[token_mask], input_ids[token_mask]] = True
+    weights = torch.log1p(torch.relu(best)) * present[:, union].to(best.dtype)
+    out[:, union] = weights.to(out.dtype)
+    return out
+
+
 def document_vectors(backbone: Backbone, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                      special_ids: torch.Tensor, pooling: str, vocab_size: int,
-                     with_sparse: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+                     with_sparse: bool = True, vocabulary: str = "all") -> tuple[torch.Tensor, torch.Tensor | None]:
     """The document side, one forward pass: (L2-normalised dense [B, H], sparse [B, vocab_size]).
 
     Shared by `DocumentEncoder` (inference) and training (with autograd), so the vectors a model
@@ -91,8 +116,11 @@ def document_vectors(backbone: Backbone, input_ids: torch.Tensor, attention_mask
     content = attention_mask.bool() & ~torch.isin(input_ids, special_ids)
     dense = pool_dense(hidden, attention_mask, pooling)
     dense = torch.nn.functional.normalize(dense, dim=-1) * content.any(dim=1, keepdim=True)
-    sparse = sparse_max(hidden, content, backbone.vocab_logits, vocab_size) if with_sparse else None
-    return dense, sparse
+    if not with_sparse:
+        return dense, None
+    if vocabulary == "input":
+        return dense, sparse_input_max(backbone, hidden, content, input_ids, vocab_size)
+    return dense, sparse_max(hidden, content, backbone.vocab_logits, vocab_size)
 
 
 def load_backbone(artifact: Artifact, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> Backbone:
@@ -137,11 +165,14 @@ def merge_lora(model: nn.Module, adapter_dir: Path) -> nn.Module:
 def wrap_model(model: nn.Module, backbone: str, pooling: str, sparse_head: str) -> Backbone:
     if backbone == "decoder":
         head = model.get_output_embeddings()
-        return Backbone(model.base_model, head, backbone, pooling, model)
+        subset = (lambda h, ids: nn.functional.linear(h, head.weight[ids], None if head.bias is None else head.bias[ids])
+                  ) if isinstance(head, nn.Linear) else None
+        return Backbone(model.base_model, head, backbone, pooling, model, subset)
     if sparse_head == "mlm_head":
         return Backbone(model.base_model, _mlm_head(model), backbone, pooling, model)
     embeddings = model.get_input_embeddings()
-    return Backbone(model, lambda h: h @ embeddings.weight.T, backbone, pooling, model)
+    return Backbone(model, lambda h: h @ embeddings.weight.T, backbone, pooling, model,
+                    lambda h, ids: h @ embeddings.weight[ids].T)
 
 
 def _mlm_head(model: nn.Module) -> nn.Module:

@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from .artifact import Artifact, SparseSettings, special_token_ids
 from .backbones import document_vectors, load_backbone, resolve_device, resolve_dtype
+from .fingerprint import verify_document_weights
 from .query_encoder import _check_texts
 from .sparse import SparseBatch
 
@@ -39,6 +40,7 @@ class DocumentEncoder:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.sparse_settings = sparse or self.config.sparse
+        verify_document_weights(artifact)  # a replaced weight file must not pass as this encoder
         self.backbone = load_backbone(artifact, self.device, self.dtype)
         self._tokenizer = artifact.tokenizer()
         self._tokenizer.enable_truncation(self.config.max_document_length)
@@ -96,7 +98,8 @@ class DocumentEncoder:
         `with_sparse=False` skips the vocabulary head (about half of the pass)."""
         input_ids, attention = self._pad(batch_ids)
         dense, weights = document_vectors(self.backbone, input_ids, attention, self._special, self.config.pooling,
-                                          self.config.vocab_size, with_sparse=with_sparse)
+                                          self.config.vocab_size, with_sparse=with_sparse,
+                                          vocabulary=self.sparse_settings.vocabulary)
         return dense.float().cpu().numpy(), self._prune(weights.float()) if with_sparse else None
 
     def _pad(self, batch_ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:

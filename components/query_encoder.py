@@ -1,7 +1,9 @@
 """QueryEncoder: a query costs one tokenisation and a table lookup — no network, no torch.
 
 Dense: the L2-normalised mean of the table rows of the query's tokens (repeats count, as in
-training). Sparse: the query's token counts. Both come from ONE tokenisation of
+training). Sparse: the query's token counts, times the table's per-token weights when it has them
+(`adapt` stores the corpus IDF there: a model-free lookup, like Li-LSR's learned query weights);
+tokens of weight 0 are dropped. Both come from ONE tokenisation of
 `query_prefix + query.strip()` without special tokens; special ids that appear in the text (e.g.
 a literal "[CLS]" or [UNK] for unknown characters) are dropped from both, so an empty or
 whitespace-only query, or one made only of such tokens, gets a zero dense vector and an empty
@@ -23,7 +25,7 @@ import numpy as np
 
 from .artifact import Artifact, special_token_ids
 from .sparse import SparseBatch
-from .tables import dequantize, load_table
+from .tables import dequantize, load_table, load_token_weights
 
 # Queries per work unit of the table sum: big enough to amortise numpy call overhead, small
 # enough that the unit's output rows and gather buffer stay in L2 cache.
@@ -99,6 +101,8 @@ class QueryEncoder:
         if dequantize_table:
             stored, self._scale = dequantize(stored, self._scale), None
         self._table = stored
+        weights_file = artifact.token_weights_file(self.table_name)
+        self.token_weights = None if weights_file is None else load_token_weights(weights_file)
         self.dim, self.vocab_size = config.dense_dim, config.vocab_size
         self.prefix = config.query_prefix
         self._tokenize = QueryTokenizer(artifact)
@@ -127,7 +131,20 @@ class QueryEncoder:
         dense = self._mean_rows(tokens, lengths)
         rows = np.repeat(np.arange(n), lengths)
         sparse = SparseBatch.from_pairs(n, rows, tokens.ids, self.vocab_size)
-        return QueryEmbeddings(dense=dense, sparse=sparse)
+        return QueryEmbeddings(dense=dense, sparse=self._weigh(sparse))
+
+    def _weigh(self, sparse: SparseBatch) -> SparseBatch:
+        """counts -> counts x token weight, zero-weight tokens dropped (no-op without weights)."""
+        if self.token_weights is None:
+            return sparse
+        values = sparse.values * self.token_weights[sparse.indices]
+        keep = values > 0
+        if keep.all():
+            return SparseBatch(sparse.indptr, sparse.indices, values)
+        row_of = np.repeat(np.arange(len(sparse)), sparse.nnz())[keep]
+        indptr = np.zeros(len(sparse) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row_of, minlength=len(sparse)), out=indptr[1:])
+        return SparseBatch(indptr, sparse.indices[keep], values[keep])
 
     # -- internals ---------------------------------------------------------------------
     def _encode_small(self, tokens: TokenizedQueries) -> QueryEmbeddings:
@@ -146,7 +163,7 @@ class QueryEncoder:
                 if norm > 0:
                     dense[i] = total / norm
             sparse_rows.append(np.unique(ids, return_counts=True))
-        return QueryEmbeddings(dense=dense, sparse=SparseBatch.from_rows(sparse_rows))
+        return QueryEmbeddings(dense=dense, sparse=self._weigh(SparseBatch.from_rows(sparse_rows)))
 
     def _mean_rows(self, tokens: TokenizedQueries, lengths: np.ndarray) -> np.ndarray:
         """L2-normalised sum (= normalised mean) of table rows per query, without materialising

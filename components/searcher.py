@@ -16,6 +16,7 @@ from pathlib import Path
 from .artifact import Artifact
 from .query_encoder import QueryEncoder
 from .store import CollectionSchema, Hit, QdrantHybridStore
+from .store.fusion import DEFAULT_FUSION
 
 
 @dataclass
@@ -33,7 +34,7 @@ class HybridSearcher:
     encoder: Any
     store: QdrantHybridStore
     mode: str = "hybrid"
-    fusion: str = "rrf"
+    fusion: str = DEFAULT_FUSION
     rrf_k: int = 60
     weights: tuple[float, float] | None = None
     prefetch: int | None = None

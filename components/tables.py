@@ -5,12 +5,13 @@ numpy + safetensors only (query path: no torch).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from .artifact import SCALE_TENSOR, TABLE_TENSOR
+from .artifact import SCALE_TENSOR, TABLE_TENSOR, TOKEN_WEIGHTS_TENSOR
 from .errors import ArtifactError
 
 
@@ -29,13 +30,26 @@ def quantize_table(table: np.ndarray, dtype: str) -> dict[str, np.ndarray]:
     raise ValueError(f"table dtype {dtype!r}: expected float32, float16 or int8")
 
 
-def save_table(path: str | Path, table: np.ndarray, dtype: str, instruction: str) -> None:
+def save_table(path: str | Path, table: np.ndarray, dtype: str, instruction: str,
+               extra: dict[str, np.ndarray] | None = None) -> None:
+    """`extra`: further float32 tensors kept beside the table (e.g. a zero-shot table's `common`);
+    the query encoders never read them."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    save_file(quantize_table(table, dtype), str(tmp), metadata={"format": "lightretriever-query-table",
-                                                                   "instruction": instruction, "dtype": dtype})
+    tensors = quantize_table(table, dtype)
+    tensors.update({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in (extra or {}).items()})
+    save_file(tensors, str(tmp), metadata={"format": "lightretriever-query-table", "instruction": instruction,
+                                           "dtype": dtype})
+    _readable(tmp)
     tmp.replace(path)  # atomic: a crash never leaves a half-written table behind
+
+
+def _readable(path: Path) -> None:
+    """safetensors writes 0600; an artifact is data to share, like the model files beside it."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def load_table(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -51,3 +65,25 @@ def dequantize(table: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
     if scale is not None:
         return table.astype(np.float32) * scale[:, None]
     return table.astype(np.float32, copy=False)
+
+
+def save_token_weights(path: str | Path, weights: np.ndarray, source: str) -> None:
+    """Query-side sparse weights, float32 [vocab] (written atomically, like a table)."""
+    weights = np.asarray(weights, dtype=np.float32)
+    if weights.ndim != 1 or not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError("token weights must be a finite, non-negative float vector with one entry per token")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file({TOKEN_WEIGHTS_TENSOR: np.ascontiguousarray(weights)}, str(tmp),
+              metadata={"format": "lightretriever-token-weights", "source": source})
+    _readable(tmp)
+    tmp.replace(path)
+
+
+def load_token_weights(path: str | Path) -> np.ndarray:
+    try:
+        return load_file(str(path))[TOKEN_WEIGHTS_TENSOR].astype(np.float32, copy=False)
+    except Exception as exc:
+        raise ArtifactError(f"{path}: cannot be read as query token weights ({exc}); re-create them with "
+                            "`lightretriever adapt`") from exc

@@ -7,7 +7,9 @@ import json
 import sys
 import time
 
+from lightretriever.components.artifact import SPARSE_VOCABULARIES
 from lightretriever.components.errors import LightRetrieverError
+from lightretriever.components.store.fusion import DEFAULT_FUSION, FUSIONS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,8 +40,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="document truncation in tokens (default: the checkpoint's sentence-transformers "
                             "max_seq_length, else min(512, max positions))")
     build.add_argument("--sparse-threshold", type=float, default=0.01)
-    build.add_argument("--sparse-top-k", type=int, default=256,
-                       help="keep the k largest weights per document (untrained heads are dense; 0 keeps all)")
+    build.add_argument("--sparse-top-k", type=int, default=0,
+                       help="keep at most the k largest weights per document (0 keeps all above the threshold)")
+    build.add_argument("--sparse-vocabulary", choices=list(SPARSE_VOCABULARIES), default="input",
+                       help="input: score only each document's own tokens (right for an untrained head); "
+                            "all: every vocabulary entry (a head trained to expand documents)")
     build.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     build.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     build.set_defaults(run=_build)
@@ -52,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--method", default="auto", choices=["auto", "prefix-kv", "naive"])
     export.add_argument("--batch-size", type=int, default=512)
     export.add_argument("--set-default", action="store_true", help="make this table the default")
+    export.add_argument("--zero-shot", action=argparse.BooleanOptionalAction, default=None,
+                        help="centre the rows and apply the Zipf prior (training/zero_shot.py); default: as the "
+                             "table it replaces, else when the artifact is untrained")
     export.add_argument("--device", default=None)
     export.set_defaults(run=_export)
 
@@ -94,13 +102,17 @@ def _parser() -> argparse.ArgumentParser:
 
     add_train_parser(sub)
 
+    from .adapt_cli import add_adapt_parser  # argparse only; the training package loads on use
+
+    add_adapt_parser(sub, _field_arguments)
+
     search = sub.add_parser("search", help="search a collection with the artifact's light query encoder")
     search.add_argument("artifact")
     search.add_argument("query")
     _store_arguments(search)
     search.add_argument("-k", type=int, default=10, help="number of hits")
     search.add_argument("--mode", default="hybrid", choices=["dense", "sparse", "hybrid"])
-    search.add_argument("--fusion", default="rrf", choices=["rrf", "dbsf", "linear"])
+    search.add_argument("--fusion", default=DEFAULT_FUSION, choices=list(FUSIONS))
     search.add_argument("--rrf-k", type=int, default=60, help="RRF constant k (score = sum 1/(rank + k))")
     search.add_argument("--weights", type=_weights, help="dense,sparse weights for rrf/linear (linear default 0.7,0.3)")
     search.add_argument("--prefetch", type=int, help="candidates per leg before fusion (default max(100, k))")
@@ -118,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", help="qrels split (qrels/<split>.tsv)")
     evaluate.add_argument("--modes", default="full,dense,sparse,hybrid,bm25",
                           help="comma-separated subset of full,dense,sparse,hybrid,bm25")
-    evaluate.add_argument("--fusion", default="rrf", choices=["rrf", "dbsf", "linear"], help="hybrid fusion")
+    evaluate.add_argument("--fusion", default=DEFAULT_FUSION, choices=list(FUSIONS), help="hybrid fusion")
     evaluate.add_argument("--store", default=None,
                           help="directory or Qdrant URL holding the collection {dataset}-{document fingerprint}, "
                                "indexed on first use (default: $LIGHTRETRIEVER_HOME/stores, "
@@ -258,7 +270,8 @@ def _build(args) -> None:
         args.base, args.out, instruction=args.instruction, table_dtype=args.dtype, backbone=args.backbone,
         pooling=args.pooling, sparse_head=args.sparse_head, lowercase=args.lowercase,
         max_query_length=args.max_query_length, max_document_length=args.max_document_length,
-        sparse=SparseSettings(threshold=args.sparse_threshold, top_k=args.sparse_top_k or None), device=args.device,
+        sparse=SparseSettings(threshold=args.sparse_threshold, top_k=args.sparse_top_k or None,
+                              vocabulary=args.sparse_vocabulary), device=args.device,
         overwrite=args.overwrite)
     c = artifact.config
     print(f"built {artifact.root}: {c.backbone} backbone, {c.pooling} pooling, sparse head {c.sparse_head}, "
@@ -276,9 +289,18 @@ def _export(args) -> None:
     instruction = args.instruction if args.instruction is not None else (old.instruction if old else "")
     dtype = args.dtype or (old.dtype if old else "float32")
     backbone = load_backbone(artifact, resolve_device(args.device))
+    zero_shot = args.zero_shot if args.zero_shot is not None else _zero_shot_rows(artifact, old)
     write_query_table(backbone, artifact, name, instruction, dtype=dtype, method=args.method,
-                      batch_size=args.batch_size, make_default=args.set_default)
+                      batch_size=args.batch_size, make_default=args.set_default, zero_shot=zero_shot)
     print(f"exported table {name!r} ({dtype}) to {artifact.table_file(name)}")
+
+
+def _zero_shot_rows(artifact, replaced) -> bool:
+    """A re-export keeps the kind of rows it replaces; a new table is zero-shot on an untrained model."""
+    if replaced is not None:
+        return str(replaced.notes.get("weights", "")).startswith("zipf")
+    provenance = artifact.config.provenance
+    return not provenance.get("trained") and "adapted" not in provenance
 
 
 def _encode(args) -> None:

@@ -32,6 +32,8 @@ from tqdm.auto import tqdm
 
 from lightretriever.components.artifact import Artifact
 from lightretriever.components.errors import LightRetrieverError
+from lightretriever.components.home import lightretriever_home
+from lightretriever.components.store.fusion import DEFAULT_FUSION
 
 from .beir import BeirDataset
 from .metrics import METRICS, relevant_qrels, retrieval_metrics
@@ -48,7 +50,7 @@ class EvaluationError(LightRetrieverError, ValueError):
 
 
 def evaluate(artifact: str | Path | Artifact, dataset: str | Path, split: str = "test",
-             modes: str | Iterable[str] = MODES, fusion: str = "rrf", store: str | Path | None = None, *,
+             modes: str | Iterable[str] = MODES, fusion: str = DEFAULT_FUSION, store: str | Path | None = None, *,
              batch_size: int = 64, max_queries: int | None = None, device: str | None = None,
              show_progress: bool = True) -> dict:
     """Evaluate every mode; returns {"dataset", "split", "artifact", "results": {mode: {...}}, ...}.
@@ -110,8 +112,7 @@ def _split(data: BeirDataset, split: str, max_queries: int | None) -> tuple[dict
 
 
 def default_store() -> Path:
-    home = os.environ.get("LIGHTRETRIEVER_HOME") or "~/.cache/lightretriever"
-    return Path(home).expanduser() / "stores"
+    return lightretriever_home() / "stores"
 
 
 # -- the collection -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from haystack.components.writers import DocumentWriter
 from haystack.dataclasses import ChatMessage
 from haystack.document_stores.types import DuplicatePolicy
 
+from lightretriever.components.store.fusion import DEFAULT_FUSION
 from lightretriever.components.haystack import (LightRetrieverDocumentEmbedder, LightRetrieverDocumentStore,
                                                 LightRetrieverRetriever)
 
@@ -35,7 +36,7 @@ def indexing_pipeline(model: str, document_store: LightRetrieverDocumentStore, *
 
 
 def search_pipeline(document_store: LightRetrieverDocumentStore, *, model: str | None = None, top_k: int = 10,
-                    mode: str = "hybrid", fusion: str = "rrf", **retriever_options: Any) -> Pipeline:
+                    mode: str = "hybrid", fusion: str = DEFAULT_FUSION, **retriever_options: Any) -> Pipeline:
     """`run({"retriever": {"query": "...", "filters": {...}}})` -> `{"retriever": {"documents": [...]}}`."""
     pipeline = Pipeline()
     pipeline.add_component("retriever", LightRetrieverRetriever(
@@ -44,7 +45,7 @@ def search_pipeline(document_store: LightRetrieverDocumentStore, *, model: str |
 
 
 def rag_pipeline(document_store: LightRetrieverDocumentStore, chat_generator: Any, *, model: str | None = None,
-                 top_k: int = 5, mode: str = "hybrid", fusion: str = "rrf",
+                 top_k: int = 5, mode: str = "hybrid", fusion: str = DEFAULT_FUSION,
                  template: list[ChatMessage] | None = None) -> Pipeline:
     """Retrieve -> ChatPromptBuilder -> your chat generator (any component taking `messages`).
 

@@ -1,12 +1,14 @@
 """`lightretriever quickstart`: the whole system on SciFact, in one command, on a laptop-class CPU.
 
-  [1/5] a *trained* LightRetriever artifact: the committed query side of `lightretriever train <packaged
-        all-MiniLM-L6-v2> --table-only …` (data/quickstart/minilm-scifact: tokenizer + int8 table) joined
-        with the packaged model's weights (checked by sha256); `--train` trains it here instead (~10 min);
+  [1/5] an *adapted* LightRetriever artifact: the committed query side of `lightretriever adapt <packaged
+        all-MiniLM-L6-v2> --corpus data/scifact/corpus.jsonl.gz` — label-free: pseudo-queries cut from the
+        corpus, no SciFact query or label seen (data/quickstart/minilm-scifact: tokenizer, int8 table, IDF token
+        weights) joined with the packaged model's weights (checked by sha256); `--adapt` adapts it here instead;
   [2/5] SciFact's 5,183 abstracts into the embedded Qdrant engine (dense + sparse). Encoding them takes
-        ~15 min on 2 cores, so the vectors come from data/quickstart/scifact-minilm-vectors.safetensors (made
-        by `lightretriever encode-corpus` with this very document encoder); a random sample is re-encoded
-        live and must match before anything is written. `--encode-documents` encodes all of them here;
+        ~8-10 min on 2 cores, so the vectors come from data/quickstart/scifact-minilm-vectors.safetensors (made
+        by `lightretriever encode-corpus` with this very document encoder — the one a plain `build` gives, which
+        `adapt` never changes); a random sample is re-encoded live and must match before anything is written.
+        `--encode-documents` encodes all of them here;
   [3/5] a few test claims searched (hybrid), top hits shown, relevant ones marked;
   [4/5] `evaluate` on the test split: full model / dense / sparse / hybrid / BM25, quality and speed;
   [5/5] the query encode step, light vs full model, tokenisation excluded on both sides.
@@ -23,14 +25,16 @@ from pathlib import Path
 
 from lightretriever.components.artifact import Artifact
 from lightretriever.components.errors import LightRetrieverError
+from lightretriever.components.store.fusion import DEFAULT_FUSION, FUSIONS
 
 from .beir import BeirDataset
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACT_NAME = "minilm-scifact"
 VECTORS_FILE = "scifact-minilm-vectors.safetensors"
-# the exact `lightretriever train` flags of the committed table (data/quickstart/README.md)
-TRAIN_FLAGS = ("--table-only", "--distill-pseudo-queries", "12000", "--epochs", "6", "--batch-size", "64")
+# the committed query side is `lightretriever adapt <packaged MiniLM> --corpus <SciFact corpus>` with these
+# flags: the defaults (data/quickstart/README.md)
+ADAPT_FLAGS: tuple[str, ...] = ()
 EXAMPLES = 3
 STEPS = 5
 
@@ -40,8 +44,8 @@ class QuickstartError(LightRetrieverError, RuntimeError):
 
 
 def quickstart(workdir: str | Path = "artifacts/quickstart", data: str | Path | None = None,
-               assets: str | Path | None = None, *, train: bool = False, encode_documents: bool = False,
-               fusion: str = "rrf", check_sample: int = 64, max_queries: int | None = None,
+               assets: str | Path | None = None, *, adapt: bool = False, encode_documents: bool = False,
+               fusion: str = DEFAULT_FUSION, check_sample: int = 64, max_queries: int | None = None,
                show_progress: bool = True) -> dict:
     """Run the five steps; returns the evaluation result plus `quickstart` (timings, checks, speed)."""
     started = time.perf_counter()
@@ -51,9 +55,9 @@ def quickstart(workdir: str | Path = "artifacts/quickstart", data: str | Path | 
     store_dir = workdir / "stores"
     timings: dict[str, float] = {}
 
-    _step(1, "trained artifact")
+    _step(1, "adapted artifact (label-free: the corpus only)")
     clock = time.perf_counter()
-    artifact = _artifact(workdir / ARTIFACT_NAME, assets, dataset, train, show_progress)
+    artifact = _artifact(workdir / ARTIFACT_NAME, assets, dataset, adapt, show_progress)
     timings["artifact_s"] = time.perf_counter() - clock
 
     _step(2, f"index {dataset.name} into the embedded Qdrant engine ({store_dir})")
@@ -84,7 +88,7 @@ def quickstart(workdir: str | Path = "artifacts/quickstart", data: str | Path | 
 
     checks = _checks(result, speed)
     result["quickstart"] = {"timings": timings, "index": index, "speed": speed.to_dict(), "checks": checks,
-                            "train_flags": list(TRAIN_FLAGS)}
+                            "adapt_flags": list(ADAPT_FLAGS)}
     _say(_speed_lines(speed))
     _say(_summary(result, checks, timings["total_s"]))
     out = workdir / "results.json"
@@ -95,45 +99,48 @@ def quickstart(workdir: str | Path = "artifacts/quickstart", data: str | Path | 
 
 # -- step 1: the artifact -------------------------------------------------------------------------
 
-def _artifact(path: Path, assets: Path, dataset: BeirDataset, train: bool, show_progress: bool) -> Artifact:
+def _artifact(path: Path, assets: Path, dataset: BeirDataset, adapt: bool, show_progress: bool) -> Artifact:
     from .quickstart_assets import attach_packaged_weights, packaged_minilm
 
     if (path / "lightretriever.json").is_file():
         artifact = Artifact.load(path, need_document_model=True)
-        _say(f"reusing {path} ({_trained_how(artifact)})")
+        _say(f"reusing {path} ({_made_how(artifact)})")
         return artifact
     base = packaged_minilm()
-    if train:
-        _say(f"training the table here: lightretriever train {base} --data {dataset.root} --out {path} "
-             + " ".join(TRAIN_FLAGS) + " (about 10 minutes on 2 cores)")
-        _train(base, dataset.root, path, show_progress)
+    if adapt:
+        _say(f"adapting here: lightretriever adapt {base} --corpus {dataset.corpus} --out {path} "
+             + " ".join(ADAPT_FLAGS) + " (a few minutes on 2 cores)")
+        _adapt(base, dataset, path, show_progress)
         return Artifact.load(path, need_document_model=True)
     query_side = assets / ARTIFACT_NAME
     artifact = attach_packaged_weights(query_side, base, path)
-    _say(f"{path}: the committed trained query side ({query_side}) + the packaged all-MiniLM-L6-v2 weights "
-         f"(sha256 checked) — {_trained_how(artifact)}")
+    _say(f"{path}: the committed adapted query side ({query_side}) + the packaged all-MiniLM-L6-v2 weights "
+         f"(sha256 checked) — {_made_how(artifact)}")
     return artifact
 
 
-def _trained_how(artifact: Artifact) -> str:
+def _made_how(artifact: Artifact) -> str:
     provenance = artifact.config.provenance
-    if not provenance.get("trained"):
-        return "untrained"
     command = provenance.get("packed", {}).get("command")
-    return f"trained, {provenance.get('variant')}" + (f": `{command}`" if command else "")
+    if "adapted" in provenance:
+        how = "adapted to {documents} documents, label-free".format(**provenance["adapted"]) \
+            if not provenance["adapted"]["queries"].get("labelled") else "adapted with labels"
+    elif provenance.get("trained"):
+        how = f"trained, {provenance.get('variant')}"
+    else:
+        return "zero-shot"
+    return how + (f": `{command}`" if command else "")
 
 
-def _train(base: Path, data: Path, out: Path, show_progress: bool) -> None:
-    """The project's own `train` command line, parsed by its own parser: the very flags of the committed table."""
-    from lightretriever.training.train import train_artifact
-
-    from .train_cli import add_train_parser, config_from_args
+def _adapt(base: Path, dataset: BeirDataset, out: Path, show_progress: bool) -> None:
+    """The project's own `adapt` command line, parsed by its own parser: the very flags of the committed table."""
+    from .adapt_cli import add_adapt_parser, run_adapt
+    from .cli import _field_arguments
 
     parser = argparse.ArgumentParser(prog="lightretriever")
-    add_train_parser(parser.add_subparsers())
-    args = parser.parse_args(["train", str(base), "--data", str(data), "--out", str(out), *TRAIN_FLAGS])
-    train_artifact(args.base, args.data, args.out, config_from_args(args), overwrite=True,
-                   show_progress=show_progress)
+    add_adapt_parser(parser.add_subparsers(), _field_arguments)
+    run_adapt(parser.parse_args(["adapt", str(base), "--corpus", str(dataset.corpus), "--out", str(out),
+                                 "--overwrite", *ADAPT_FLAGS]))
 
 
 # -- steps 2 and 3: the index and a few searches --------------------------------------------------
@@ -181,7 +188,7 @@ def _fill(store, artifact: Artifact, dataset: BeirDataset, vectors_file: Path, e
         info.update(source=str(vectors_file), live_check=vars(check))
         report = index_corpus(dataset.corpus, store, vectors=vectors, resume=True, show_progress=show_progress)
     else:
-        _say(f"encoding all {total} documents with the document encoder (about 15 minutes on 2 cores; "
+        _say(f"encoding all {total} documents with the document encoder (about 10 minutes on 2 cores; "
              "interrupt and rerun to resume)")
         info["source"] = "encoded here"
         report = index_corpus(dataset.corpus, store, encoder, resume=True, show_progress=show_progress)
@@ -269,17 +276,18 @@ def _say(text: str) -> None:
 
 
 def add_quickstart_parser(sub) -> None:
-    parser = sub.add_parser("quickstart", help="train-or-fetch, index, search and evaluate LightRetriever on SciFact "
+    parser = sub.add_parser("quickstart", help="adapt-or-fetch, index, search and evaluate LightRetriever on SciFact "
                                                "(the repository's main demo; ~3 min on 2 cores)")
     parser.add_argument("--workdir", default="artifacts/quickstart",
                         help="where the artifact, the store and results.json go (reused by the next run)")
     parser.add_argument("--data", default=None, help="BEIR directory (default: the repository's data/scifact)")
     parser.add_argument("--assets", default=None, help="committed artifact/vectors (default: data/quickstart)")
-    parser.add_argument("--train", action="store_true",
-                        help="train the table here (`train --table-only`, ~10 min) instead of using the committed one")
+    parser.add_argument("--adapt", action="store_true",
+                        help="adapt the table here (`lightretriever adapt`, a few minutes) instead of using the "
+                             "committed one")
     parser.add_argument("--encode-documents", action="store_true",
                         help="encode all documents here (~15 min on 2 cores) instead of the committed vectors")
-    parser.add_argument("--fusion", default="rrf", choices=["rrf", "dbsf", "linear"], help="hybrid fusion")
+    parser.add_argument("--fusion", default=DEFAULT_FUSION, choices=list(FUSIONS), help="hybrid fusion")
     parser.add_argument("--check-sample", type=int, default=64,
                         help="documents re-encoded live to check the committed vectors")
     parser.add_argument("--max-queries", type=int, default=None, help="evaluate only the first N test queries")
@@ -288,7 +296,7 @@ def add_quickstart_parser(sub) -> None:
 
 def _run(args) -> int:
     try:
-        quickstart(args.workdir, args.data, args.assets, train=args.train, encode_documents=args.encode_documents,
+        quickstart(args.workdir, args.data, args.assets, adapt=args.adapt, encode_documents=args.encode_documents,
                    fusion=args.fusion, check_sample=args.check_sample, max_queries=args.max_queries)
     except KeyboardInterrupt:
         print(f"\ninterrupted: what is finished in {args.workdir} is kept (the artifact appears only when complete, "

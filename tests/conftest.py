@@ -255,3 +255,26 @@ def tiny_llama_artifact(tiny_llama_base, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("artifacts") / "tiny-llama"
     return build_artifact(tiny_llama_base, out, instruction=TINY_INSTRUCTION, show_progress=False)
+
+
+def exported_table_rows(artifact, ids) -> np.ndarray:
+    """Rows `ids` of the artifact's default table as the model exported them: a built (zero-shot) table
+    is stored centred and Zipf-weighted (training/zero_shot.py), which this undoes exactly."""
+    from lightretriever.components.tables import dequantize, load_table
+    from lightretriever.training.zero_shot import exported_rows, stored_common
+
+    table = dequantize(*load_table(artifact.table_file()))
+    return exported_rows(table, np.asarray(ids), artifact.config.vocab_size, stored_common(artifact.table_file()))
+
+
+def zero_shot_query(artifact, token_rows: np.ndarray, ids) -> np.ndarray:
+    """What QueryEncoder computes from exported rows of a zero-shot table: the normalised Zipf-weighted
+    mean of the centred rows (`token_rows[j]` is the exported row of token `ids[j]`, repeats included)."""
+    from lightretriever.training.zero_shot import stored_common, zipf_weights
+
+    common = stored_common(artifact.table_file())
+    if common is None:
+        total = token_rows.sum(axis=0)
+    else:
+        total = ((token_rows - common) * zipf_weights(artifact.config.vocab_size)[np.asarray(ids), None]).sum(axis=0)
+    return total / np.linalg.norm(total)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SMOLLM2_SAMPLE, TINY_INSTRUCTION, sample_ids
+from conftest import SMOLLM2_SAMPLE, TINY_INSTRUCTION, exported_table_rows, sample_ids
 
 from lightretriever.components.backbones import load_backbone, wrap_model
 from lightretriever.components.tables import load_table
@@ -66,7 +66,7 @@ def test_tiny_llama_rows_equal_direct_transformers(tiny_llama_artifact, tiny_lla
     # the table the build stored (full vocabulary, default method = prefix-kv)
     table, scale = load_table(tiny_llama_artifact.table_file())
     assert scale is None and table.shape == (tiny_llama_artifact.config.vocab_size, tiny_llama_artifact.config.dense_dim)
-    np.testing.assert_allclose(table[ids], expected, atol=ATOL, rtol=0)
+    np.testing.assert_allclose(exported_table_rows(tiny_llama_artifact, ids), expected, atol=ATOL, rtol=0)
 
 
 def test_prefix_kv_refused_without_last_token_pooling(tiny_llama_artifact, tiny_llama_base):
@@ -90,8 +90,7 @@ def test_encoder_refuses_prefix_kv(minilm_artifact):
         export_query_table(backbone, minilm_artifact, "", token_ids=[1000], method="prefix-kv", show_progress=False)
     # "auto" picks the naive path for encoders, and it matches the stored table
     rows = export_query_table(backbone, minilm_artifact, "", token_ids=[1000, 2000, 30521], show_progress=False)
-    table, _ = load_table(minilm_artifact.table_file())
-    np.testing.assert_allclose(rows, table[[1000, 2000, 30521]], atol=ATOL, rtol=0)
+    np.testing.assert_allclose(rows, exported_table_rows(minilm_artifact, [1000, 2000, 30521]), atol=ATOL, rtol=0)
 
 
 # -- SmolLM2 (slow) --------------------------------------------------------------------------------
@@ -109,4 +108,4 @@ def test_smollm2_prefix_kv_equals_naive(smollm2_artifact):
     smollm2_artifact.require_rows(ids)
     table, _ = load_table(artifact.table_file())
     assert table.shape == (artifact.config.vocab_size, artifact.config.dense_dim)
-    np.testing.assert_allclose(table[ids], naive, atol=ATOL, rtol=0)
+    np.testing.assert_allclose(exported_table_rows(artifact, ids), naive, atol=ATOL, rtol=0)

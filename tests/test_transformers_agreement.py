@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import DOC_TEXTS, QUERY_TEXTS, minilm_path
+from conftest import DOC_TEXTS, QUERY_TEXTS, minilm_path, zero_shot_query
 
 pytestmark = pytest.mark.slow
 
@@ -74,8 +74,8 @@ class Reference:
     def query_dense(self, query: str) -> np.ndarray:
         ids = self.query_ids(query)
         self._compute_token_rows(ids)
-        mean = np.stack([self._cache["row", t] for t in ids]).mean(axis=0)
-        return mean / np.linalg.norm(mean)
+        # a built table is zero-shot: centred, Zipf-weighted rows (conftest.zero_shot_query, training/zero_shot.py)
+        return zero_shot_query(self.artifact, np.stack([self._cache["row", t] for t in ids]), ids)
 
     @torch.inference_mode()
     def _compute_token_rows(self, tokens: list[int], batch_size: int = 32) -> None:
@@ -223,9 +223,12 @@ def assert_sparse_matches(got, ref_weights: np.ndarray, threshold: float, top_k:
 
 def test_document_sparse_matches_transformers(ref, document_embeddings):
     settings = ref.artifact.config.sparse
-    assert settings.top_k == 256  # the untrained default: both thresholds and top-k are exercised
+    # the untrained default: each document's own tokens only (the full head's weights at those ids)
+    assert settings.vocabulary == "input" and settings.top_k is None
     for i, text in enumerate(DOC_TEXTS):
         _, weights = ref.document(text)
+        own = [t for t in ref.document_ids(text) if t not in ref.special_ids]
+        weights = np.where(np.isin(np.arange(len(weights)), own), weights, 0.0).astype(weights.dtype)
         got = document_embeddings.sparse[i]
         assert len(got) > 0
         assert_sparse_matches(got, weights, settings.threshold, settings.top_k, f"{ref.name} document {i}")

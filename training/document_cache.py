@@ -10,17 +10,19 @@ fixed-width byte arrays only: loaded with `allow_pickle=False`.
 from __future__ import annotations
 
 import hashlib
-import os
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from lightretriever.components.artifact import Artifact
+from lightretriever.components.home import lightretriever_home
 
 
 def cache_home() -> Path:
-    return Path(os.environ.get("LIGHTRETRIEVER_HOME", Path.home() / ".cache" / "lightretriever")).expanduser()
+    return lightretriever_home()
 
 
 def _key(text: str) -> bytes:
@@ -33,6 +35,9 @@ class DocumentVectors:
     def __init__(self, keys: np.ndarray, vectors: np.ndarray):
         self._index = {k: i for i, k in enumerate(keys.tolist())}
         self._vectors = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def has(self, text: str) -> bool:
+        return _key(text) in self._index
 
     @property
     def dim(self) -> int:
@@ -49,8 +54,12 @@ class DocumentVectors:
     @classmethod
     def compute(cls, artifact: Artifact, texts: list[str], *, batch_size: int = 32, device: str | None = None,
                 cache_dir: Path | None = None, show_progress: bool = True,
-                description: str = "Caching document vectors") -> "DocumentVectors":
-        """Vectors for `texts`, reusing (and extending) the on-disk cache of this document encoder."""
+                description: str = "Caching document vectors", dtype: str | None = None,
+                save_every: int = 256, time_budget_s: float | None = None) -> "DocumentVectors":
+        """Vectors for `texts`, reusing (and extending) the on-disk cache of this document encoder.
+        The cache is saved every `save_every` new texts, so an interrupted run keeps its work.
+        `time_budget_s`: stop encoding new texts once the next chunk would not fit (texts are taken
+        in the given order; `has` tells which got a vector)."""
         from lightretriever.components.document_encoder import DocumentEncoder
 
         path = (cache_dir or cache_home() / "cache" / "document-vectors") / f"{artifact.document_fingerprint()}.npz"
@@ -58,12 +67,21 @@ class DocumentVectors:
         known = set(keys.tolist())
         missing = list(dict.fromkeys(t for t in texts if _key(t) not in known))
         if missing:
-            encoder = DocumentEncoder(artifact, device=device)
-            dense = encoder.encode_dense(missing, batch_size=batch_size, show_progress=show_progress,
-                                         description=description)
-            keys = np.concatenate([keys, np.array([_key(t) for t in missing], dtype="S40")])
-            vectors = np.concatenate([vectors.reshape(-1, dense.shape[1]), dense])
-            _save(path, keys, vectors)
+            encoder = DocumentEncoder(artifact, device=device, dtype=dtype)
+            vectors = vectors.reshape(-1, encoder.dim)
+            started = time.perf_counter()
+            with tqdm(total=len(missing), unit="text", desc=description, disable=not show_progress) as bar:
+                for start in range(0, len(missing), save_every):
+                    spent = time.perf_counter() - started
+                    if time_budget_s is not None and start and spent / start * (start + save_every) > time_budget_s:
+                        bar.set_postfix_str(f"time budget reached: {start} of {len(missing)} encoded")
+                        break
+                    chunk = missing[start:start + save_every]
+                    dense = encoder.encode_dense(chunk, batch_size=batch_size, show_progress=False)
+                    keys = np.concatenate([keys, np.array([_key(t) for t in chunk], dtype="S40")])
+                    vectors = np.concatenate([vectors, dense])
+                    _save(path, keys, vectors)
+                    bar.update(len(chunk))
         return cls(keys, vectors)
 
 

@@ -17,9 +17,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from lightretriever.components.artifact import Artifact, QueryTableSpec
+from lightretriever.components.artifact import Artifact, QueryTableSpec, special_token_ids
 from lightretriever.components.backbones import Backbone, config_prefix_ids, pool_dense
 from lightretriever.components.tables import save_table
+
+from .zero_shot import COMMON_TENSOR, ZIPF_NOTE, zero_shot_rows
 
 METHODS = ("auto", "prefix-kv", "naive")
 
@@ -83,12 +85,18 @@ def _cache_argument(body: torch.nn.Module) -> str:
 
 def write_query_table(backbone: Backbone, artifact: Artifact, name: str, instruction: str, dtype: str = "float32",
                       method: str = "auto", batch_size: int = 512, make_default: bool = False,
-                      show_progress: bool = True) -> None:
-    """Export every row, save `tables/<name>.safetensors` and record it in lightretriever.json."""
+                      show_progress: bool = True, zero_shot: bool = False) -> None:
+    """Export every row, save `tables/<name>.safetensors` and record it in lightretriever.json.
+    `zero_shot=True` (an untrained model's table) centres the rows and applies the Zipf prior
+    (training/zero_shot.py); a trained model's rows are stored as exported."""
     rows = export_query_table(backbone, artifact, instruction, method=method, batch_size=batch_size,
                               show_progress=show_progress)
-    spec = QueryTableSpec(file=f"tables/{name}.safetensors", instruction=instruction, dtype=dtype)
-    save_table(artifact.root / spec.file, rows, dtype, instruction)
+    notes, extra = {"rows": "exported"}, {}
+    if zero_shot:
+        rows, extra[COMMON_TENSOR] = zero_shot_rows(rows, special_token_ids(artifact.tokenizer()))
+        notes = {"rows": "exported, centred", "weights": ZIPF_NOTE}
+    spec = QueryTableSpec(file=f"tables/{name}.safetensors", instruction=instruction, dtype=dtype, notes=notes)
+    save_table(artifact.root / spec.file, rows, dtype, instruction, extra=extra)
     artifact.config.tables[name] = spec
     if make_default or artifact.config.default_table not in artifact.config.tables:
         artifact.config.default_table = name

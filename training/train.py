@@ -243,3 +243,4 @@ def _save_table_rows(artifact: Artifact, rows, instruction: str) -> None:
 
     spec = artifact.table_spec()
     save_table(artifact.root / spec.file, rows, spec.dtype, instruction)
+    spec.notes = {"rows": "trained (table-only), starting from the base table"}

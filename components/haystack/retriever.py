@@ -12,7 +12,7 @@ from haystack.document_stores.types.filter_policy import apply_filter_policy
 from ..artifact import Artifact
 from ..query_encoder import QueryEncoder
 from ..store import CollectionSchema
-from ..store.fusion import Fusion, check_mode
+from ..store.fusion import DEFAULT_FUSION, DEFAULT_RRF_K, Fusion, check_mode
 from .convert import to_document
 from .document_store import LightRetrieverDocumentStore
 
@@ -33,7 +33,7 @@ class LightRetrieverRetriever:
     __module__ = "haystack_integrations.components.retrievers.lightretriever"  # YAML loads with no allowlist step
 
     def __init__(self, document_store: LightRetrieverDocumentStore, model: str | None = None, top_k: int = 10,
-                 mode: str = "hybrid", fusion: str = "rrf", rrf_k: int = 60, weights: list[float] | None = None,
+                 mode: str = "hybrid", fusion: str = DEFAULT_FUSION, rrf_k: int = DEFAULT_RRF_K, weights: list[float] | None = None,
                  prefetch: int | None = None, filters: dict[str, Any] | None = None,
                  filter_policy: str | FilterPolicy = FilterPolicy.REPLACE, table: str | None = None):
         """

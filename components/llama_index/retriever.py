@@ -10,6 +10,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from ..searcher import HybridSearcher
 from ..store import Hit
+from ..store.fusion import DEFAULT_FUSION, DEFAULT_RRF_K
 
 
 class LightRetrieverRetriever(BaseRetriever):
@@ -24,7 +25,7 @@ class LightRetrieverRetriever(BaseRetriever):
     """
 
     def __init__(self, model: str, store: str, collection: str, top_k: int = 10, mode: str = "hybrid",
-                 fusion: str = "rrf", rrf_k: int = 60, weights: tuple[float, float] | None = None,
+                 fusion: str = DEFAULT_FUSION, rrf_k: int = DEFAULT_RRF_K, weights: tuple[float, float] | None = None,
                  prefetch: int | None = None, filters: dict[str, Any] | None = None, table: str | None = None,
                  callback_manager: CallbackManager | None = None):
         super().__init__(callback_manager=callback_manager)

@@ -22,16 +22,20 @@ FUSIONS = ("rrf", "dbsf", "linear")
 MODES = ("dense", "sparse", "hybrid")
 DEFAULT_RRF_K = 60
 DEFAULT_LINEAR_WEIGHTS = (0.7, 0.3)
+# Chosen by measurement (benchmarks/fusion_choice.py; README "Fusion"): the best mean nDCG@10 over every
+# artifact kind (zero-shot, adapted, adapted + labels) on the collections at hand. Every entry point's
+# default (searcher, store, Haystack / LlamaIndex retrievers, CLI, evaluate, quickstart) reads this.
+DEFAULT_FUSION = "dbsf"
 
 
 @dataclass(frozen=True)
 class Fusion:
-    kind: str = "rrf"
+    kind: str = DEFAULT_FUSION
     rrf_k: int = DEFAULT_RRF_K
     weights: tuple[float, float] | None = None  # (dense, sparse); None = equal for rrf, 0.7/0.3 for linear
 
     @classmethod
-    def parse(cls, kind: str = "rrf", rrf_k: int = DEFAULT_RRF_K,
+    def parse(cls, kind: str = DEFAULT_FUSION, rrf_k: int = DEFAULT_RRF_K,
               weights: tuple[float, float] | list[float] | None = None) -> "Fusion":
         if isinstance(kind, Fusion):
             return kind

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import LightRetrieverError, StoreError
 from ..sparse import SparseVector
-from .fusion import Fusion, check_mode, linear_fuse
+from .fusion import DEFAULT_FUSION, DEFAULT_RRF_K, Fusion, check_mode, linear_fuse
 from .plan import Leg, Plan, RawHit
 from .schema import DENSE_VECTOR, SPARSE_VECTOR, CollectionSchema, Hit, StoredDocument, point_id
 
@@ -176,7 +176,7 @@ class QdrantHybridStore:
 
     # -- search ----------------------------------------------------------------------------
     def search(self, dense: Sequence[float] | np.ndarray | None = None, sparse: SparseVector | None = None, *,
-               k: int = 10, mode: str = "hybrid", fusion: str | Fusion = "rrf", rrf_k: int = 60,
+               k: int = 10, mode: str = "hybrid", fusion: str | Fusion = DEFAULT_FUSION, rrf_k: int = DEFAULT_RRF_K,
                weights: tuple[float, float] | None = None, prefetch: int | None = None,
                filters: dict[str, Any] | None = None) -> list[Hit]:
         """Top-k documents for one encoded query. A missing, all-zero dense vector or an empty sparse
@@ -187,7 +187,7 @@ class QdrantHybridStore:
         return results[0] if results else []
 
     def search_batch(self, dense: np.ndarray | None, sparse: Sequence[SparseVector] | None, *, k: int = 10,
-                     mode: str = "hybrid", fusion: str | Fusion = "rrf", rrf_k: int = 60,
+                     mode: str = "hybrid", fusion: str | Fusion = DEFAULT_FUSION, rrf_k: int = DEFAULT_RRF_K,
                      weights: tuple[float, float] | None = None, prefetch: int | None = None,
                      filters: dict[str, Any] | None = None) -> list[list[Hit]]:
         """One result list per query row; all queries go to the engine as one batch request."""
