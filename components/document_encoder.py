@@ -34,7 +34,10 @@ class DocumentEncoder:
     """
 
     def __init__(self, artifact: Artifact, device: str | torch.device | None = None,
-                 dtype: str | torch.dtype | None = None, sparse: SparseSettings | None = None):
+                 dtype: str | torch.dtype | None = None, sparse: SparseSettings | None = None,
+                 max_length: int | None = None):
+        """`max_length` truncates documents at fewer tokens than the artifact's `max_document_length`
+        (for cheap approximate vectors, e.g. `adapt`'s training targets; never for an index)."""
         self.artifact = artifact
         self.config = artifact.config
         self.device = resolve_device(device)
@@ -43,7 +46,8 @@ class DocumentEncoder:
         verify_document_weights(artifact)  # a replaced weight file must not pass as this encoder
         self.backbone = load_backbone(artifact, self.device, self.dtype)
         self._tokenizer = artifact.tokenizer()
-        self._tokenizer.enable_truncation(self.config.max_document_length)
+        self._tokenizer.enable_truncation(min(max_length or self.config.max_document_length,
+                                              self.config.max_document_length))
         self._special = torch.tensor(special_token_ids(self._tokenizer), dtype=torch.long, device=self.device)
 
     @classmethod

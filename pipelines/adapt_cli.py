@@ -34,12 +34,14 @@ def add_adapt_parser(sub, field_arguments) -> None:
                        "directory or URL, with --collection) instead of encoding them: no document forward pass")
     adapt.add_argument("--collection", default=None, help="the collection of --index")
     field_arguments(adapt)
-    adapt.add_argument("--pseudo-queries", type=int, default=12000, metavar="N", help="label-free queries cut from the corpus")
+    adapt.add_argument("--pseudo-queries", type=int, default=24000, metavar="N", help="label-free queries cut from the corpus")
     adapt.add_argument("--max-documents", type=int, default=20000, metavar="N",
                        help="corpus sample the table is trained to rank (its dense vectors are the main cost)")
     adapt.add_argument("--document-seconds", type=float, default=300.0, metavar="S",
                        help="time budget for encoding that sample: it is cut to what fits (cached vectors are free)")
-    adapt.add_argument("--epochs", type=int, default=6)
+    adapt.add_argument("--document-length", type=int, default=128, metavar="TOKENS",
+                       help="truncate the sampled documents at this many tokens for their (training-only) vectors")
+    adapt.add_argument("--epochs", type=int, default=4)
     adapt.add_argument("--batch-size", type=int, default=128)
     adapt.add_argument("--learning-rate", type=float, default=1e-2)
     adapt.add_argument("--table-dtype", choices=["float32", "float16", "int8"], default=None,
@@ -76,7 +78,8 @@ def run_adapt(args) -> int:
                                   "with --queries FILE (JSONL with _id and text), or a BEIR directory as --corpus")
         queries = {q: t for q, t in queries.items() if q not in qrels}
     config = AdaptConfig(pseudo_queries=args.pseudo_queries, max_documents=args.max_documents,
-                         document_seconds=args.document_seconds, epochs=args.epochs,
+                         document_seconds=args.document_seconds, document_length=args.document_length,
+                         epochs=args.epochs,
                          batch_size=args.batch_size, learning_rate=args.learning_rate, table_dtype=args.table_dtype,
                          dtype=args.dtype, device=args.device, seed=args.seed)
     _check(config)
@@ -115,7 +118,7 @@ def _index_reader(store: str, collection: str | None):
 
 
 def _check(config) -> None:
-    for name in ("max_documents", "epochs", "batch_size"):
+    for name in ("max_documents", "document_length", "epochs", "batch_size"):
         if getattr(config, name) < 1:
             raise AdaptInputError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(config, name)})")
     if config.pseudo_queries < 0 or not config.learning_rate > 0 or not config.document_seconds > 0:

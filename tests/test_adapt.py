@@ -8,6 +8,7 @@ import filecmp
 import gzip
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,6 +73,19 @@ def test_input_vocabulary_equals_the_full_head_masked_to_input_tokens(tiny_llama
         assert np.allclose([got[i] for i in expected], list(expected.values()), atol=1e-5)
 
 
+def test_built_artifact_carries_the_zipf_prior_for_both_query_legs(minilm_artifact):
+    from lightretriever.components.tables import load_token_weights
+    from lightretriever.training.zero_shot import zipf_weights
+
+    spec = minilm_artifact.table_spec()
+    assert spec.notes["weights"].startswith("zipf") and spec.token_weights is not None
+    weights = load_token_weights(minilm_artifact.token_weights_file())
+    assert np.allclose(weights, zipf_weights(minilm_artifact.config.vocab_size))
+    heart = minilm_artifact.tokenizer().token_to_id("heart")
+    sparse = QueryEncoder(minilm_artifact).encode(["heart heart"]).sparse[0]
+    assert sparse.to_dict() == pytest.approx({heart: 2 * float(weights[heart])})
+
+
 def test_built_artifact_scores_only_input_tokens(minilm_artifact):
     assert minilm_artifact.config.sparse.vocabulary == "input" and minilm_artifact.config.sparse.top_k is None
     encoder = DocumentEncoder(minilm_artifact)
@@ -98,16 +112,22 @@ def test_zero_shot_rows_are_centred_and_zipf_weighted():
 def test_query_token_weights_scale_counts_and_drop_zeros(minilm_artifact, tmp_path):
     from lightretriever.components.tables import save_token_weights
 
-    copy = tmp_path / "weighted"
-    shutil.copytree(minilm_artifact.root, copy, ignore=shutil.ignore_patterns("model"))
-    config = json.loads((copy / "lightretriever.json").read_text())
-    config["tables"]["default"]["token_weights"] = "tables/w.safetensors"
-    (copy / "lightretriever.json").write_text(json.dumps(config))
+    def copy_with(name: str, weights_file: str | None) -> Path:
+        copy = tmp_path / name
+        shutil.copytree(minilm_artifact.root, copy, ignore=shutil.ignore_patterns("model"))
+        config = json.loads((copy / "lightretriever.json").read_text())
+        config["tables"]["default"]["token_weights"] = weights_file
+        (copy / "lightretriever.json").write_text(json.dumps(config))
+        return copy
+
+    counts_only = copy_with("counts", None)  # no weights: raw counts (the reference)
+    copy = copy_with("weighted", "tables/w.safetensors")
     weights = np.full(minilm_artifact.config.vocab_size, 2.0, dtype=np.float32)
     the = minilm_artifact.tokenizer().token_to_id("the")
     weights[the] = 0.0
     save_token_weights(copy / "tables/w.safetensors", weights, "test")
-    plain, weighted = QueryEncoder(minilm_artifact), QueryEncoder(Artifact.load(copy))
+    plain, weighted = QueryEncoder(Artifact.load(counts_only)), QueryEncoder(Artifact.load(copy))
+    assert plain.encode(["the heart"]).sparse[0].values.tolist() == [1.0, 1.0]
     queries = ["the cells of the heart", "heart heart failure"] * 6  # > 8 queries: the batched path
     for a, b in zip(plain.encode(queries).sparse, weighted.encode(queries).sparse):
         expected = {i: 2.0 * c for i, c in a.to_dict().items() if i != the}

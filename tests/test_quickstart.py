@@ -1,5 +1,5 @@
 """The quickstart and what it stands on: document-vector files (`encode-corpus`, `index --vectors`), the
-committed trained query side joined with the packaged MiniLM weights, and `lightretriever quickstart`
+committed adapted query side joined with the packaged MiniLM weights, and `lightretriever quickstart`
 itself run twice on the real SciFact (slow)."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from lightretriever.components.errors import ArtifactError
 from lightretriever.components.fingerprint import document_fingerprint
 from lightretriever.components.tables import dequantize, load_table
 from lightretriever.pipelines.corpus import read_corpus
-from lightretriever.pipelines.quickstart import ARTIFACT_NAME, TRAIN_FLAGS, VECTORS_FILE
+from lightretriever.pipelines.quickstart import ARTIFACT_NAME, VECTORS_FILE
 from lightretriever.pipelines.quickstart_assets import attach_packaged_weights, pack_query_side
 from lightretriever.pipelines.vectors import (VectorsError, check_against_encoder, load_vectors, save_vectors,
                                               text_digest)
@@ -49,9 +49,12 @@ def small_corpus(tmp_path_factory) -> Path:
 
 def test_committed_assets_fit_the_packaged_model(quickstart_artifact):
     config = quickstart_artifact.config
-    assert config.provenance["trained"] and config.provenance["variant"] == "table-only"
+    adapted = config.provenance["adapted"]  # label-free: pseudo-queries only, no SciFact query or label
+    assert adapted["queries"]["pseudo"] > 0 and adapted["queries"]["user"] == adapted["queries"]["labelled"] == 0
+    assert adapted["documents"] == 5183
     packed = config.provenance["packed"]
-    assert packed["table_dtype"] == "int8" and all(flag in packed["command"] for flag in TRAIN_FLAGS)
+    assert packed["table_dtype"] == "int8" and packed["command"].startswith("lightretriever adapt ")
+    assert quickstart_artifact.table_spec().token_weights is not None  # the corpus IDF for the sparse query
     # the vectors were written by exactly this document encoder (weights, tokenizer, settings)
     vectors = load_vectors(ASSETS / VECTORS_FILE, quickstart_artifact)
     ids = [d.id for d in read_corpus(SCIFACT / "corpus.jsonl.gz")]
@@ -60,7 +63,7 @@ def test_committed_assets_fit_the_packaged_model(quickstart_artifact):
     norms = np.linalg.norm(vectors.dense, axis=1)
     assert np.allclose(norms, 1.0, atol=2e-3)  # normalised dense vectors, float16-rounded
     nnz = vectors.sparse.nnz()
-    assert nnz.max() <= config.sparse.top_k and nnz.min() > 0
+    assert config.sparse.vocabulary == "input" and 0 < nnz.min() and nnz.max() <= 512  # own tokens only
     # repository budget: the issue allows a committed artifact of at most 30 MB
     size = sum(p.stat().st_size for p in (ASSETS / ARTIFACT_NAME).rglob("*") if p.is_file())
     assert size <= 30e6, size
@@ -81,7 +84,7 @@ def test_attach_refuses_other_weights(tmp_path):
     config = json.loads((minilm_path() / "config.json").read_text())
     config["layer_norm_eps"] = 1e-6  # another "version" of the package: same tensors, other config
     (base / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ArtifactError, match="quickstart --train"):
+    with pytest.raises(ArtifactError, match="quickstart --adapt"):
         attach_packaged_weights(ASSETS / ARTIFACT_NAME, base, tmp_path / "art")
     assert not (tmp_path / "art").exists() and not (tmp_path / "art.partial").exists()
 
@@ -177,8 +180,8 @@ def test_quickstart_runs_then_reuses_everything(tmp_path):
     assert qs["index"]["written"] == 5183 and qs["index"]["count"] == 5183
     assert qs["index"]["live_check"]["min_dense_cosine"] > 0.999
     scores = {mode: r["ndcg@10"] for mode, r in result["results"].items()}
-    # the trained table: far above the zero-shot table (dense 0.08 on the full split), near BM25
-    assert scores["dense"] > 0.6 and scores["bm25"] > 0.55 and scores["full"] > 0.5, scores
+    # the adapted table (label-free): near the full model, hybrid above it
+    assert scores["dense"] > 0.55 and scores["hybrid"] > scores["full"] > 0.5 and scores["bm25"] > 0.55, scores
     speed = qs["speed"]
     assert speed["queries"] == 60 and speed["full_dense_sparse_s"] > speed["full_dense_s"] > speed["light_s"] > 0
 

@@ -270,14 +270,20 @@ def test_query_dense_matches_transformers(ref, query_embeddings):
         assert np.linalg.norm(dense[i]) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_query_sparse_is_token_counts(ref, query_embeddings):
+def test_query_sparse_is_token_counts_times_token_weights(ref, query_embeddings):
+    """Counts of the base tokenizer's ids, times the artifact's per-token weights (a build: the Zipf prior)."""
+    from lightretriever.components.tables import load_token_weights
+
+    weights = load_token_weights(ref.artifact.token_weights_file())
     for i, query in enumerate(QUERY_TEXTS):
         counts = Counter(ref.query_ids(query))
         got = query_embeddings.sparse[i]
-        assert got.to_dict() == {k: float(v) for k, v in sorted(counts.items())}, f"{ref.name} query {i}"
+        expected = {k: float(v) * float(weights[k]) for k, v in sorted(counts.items())}
+        assert got.to_dict() == pytest.approx(expected), f"{ref.name} query {i}"
         assert got.indices.tolist() == sorted(counts)
     repeated = query_embeddings.sparse[QUERY_TEXTS.index("cancer cancer risk of cancer")]
-    assert repeated.values.max() == 3.0  # "cancer" three times
+    cancer = [i for i in ref.query_ids("cancer") if i in repeated.indices][-1]
+    assert repeated.to_dict()[cancer] == pytest.approx(3.0 * float(weights[cancer]))  # "cancer" three times
 
 
 def test_query_special_tokens_in_text_are_dropped(ref):

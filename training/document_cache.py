@@ -55,19 +55,26 @@ class DocumentVectors:
     def compute(cls, artifact: Artifact, texts: list[str], *, batch_size: int = 32, device: str | None = None,
                 cache_dir: Path | None = None, show_progress: bool = True,
                 description: str = "Caching document vectors", dtype: str | None = None,
-                save_every: int = 256, time_budget_s: float | None = None) -> "DocumentVectors":
+                save_every: int = 256, time_budget_s: float | None = None,
+                max_length: int | None = None) -> "DocumentVectors":
         """Vectors for `texts`, reusing (and extending) the on-disk cache of this document encoder.
         The cache is saved every `save_every` new texts, so an interrupted run keeps its work.
         `time_budget_s`: stop encoding new texts once the next chunk would not fit (texts are taken
-        in the given order; `has` tells which got a vector)."""
+        in the given order; `has` tells which got a vector). `max_length`: truncate at fewer tokens than
+        the artifact does (its own cache file: such vectors are not the index's)."""
         from lightretriever.components.document_encoder import DocumentEncoder
 
-        path = (cache_dir or cache_home() / "cache" / "document-vectors") / f"{artifact.document_fingerprint()}.npz"
+        name = artifact.document_fingerprint()
+        if max_length is not None and max_length < artifact.config.max_document_length:
+            name += f"-max{max_length}"
+        else:
+            max_length = None
+        path = (cache_dir or cache_home() / "cache" / "document-vectors") / f"{name}.npz"
         keys, vectors = _load(path)
         known = set(keys.tolist())
         missing = list(dict.fromkeys(t for t in texts if _key(t) not in known))
         if missing:
-            encoder = DocumentEncoder(artifact, device=device, dtype=dtype)
+            encoder = DocumentEncoder(artifact, device=device, dtype=dtype, max_length=max_length)
             vectors = vectors.reshape(-1, encoder.dim)
             started = time.perf_counter()
             with tqdm(total=len(missing), unit="text", desc=description, disable=not show_progress) as bar:

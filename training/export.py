@@ -19,9 +19,9 @@ from tqdm.auto import tqdm
 
 from lightretriever.components.artifact import Artifact, QueryTableSpec, special_token_ids
 from lightretriever.components.backbones import Backbone, config_prefix_ids, pool_dense
-from lightretriever.components.tables import save_table
+from lightretriever.components.tables import save_table, save_token_weights
 
-from .zero_shot import COMMON_TENSOR, ZIPF_NOTE, zero_shot_rows
+from .zero_shot import COMMON_TENSOR, ZIPF_NOTE, zero_shot_rows, zipf_weights
 
 METHODS = ("auto", "prefix-kv", "naive")
 
@@ -91,11 +91,14 @@ def write_query_table(backbone: Backbone, artifact: Artifact, name: str, instruc
     (training/zero_shot.py); a trained model's rows are stored as exported."""
     rows = export_query_table(backbone, artifact, instruction, method=method, batch_size=batch_size,
                               show_progress=show_progress)
-    notes, extra = {"rows": "exported"}, {}
+    notes, extra, token_weights = {"rows": "exported"}, {}, None
     if zero_shot:
         rows, extra[COMMON_TENSOR] = zero_shot_rows(rows, special_token_ids(artifact.tokenizer()))
         notes = {"rows": "exported, centred", "weights": ZIPF_NOTE}
-    spec = QueryTableSpec(file=f"tables/{name}.safetensors", instruction=instruction, dtype=dtype, notes=notes)
+        token_weights = f"tables/{name}.token-weights.safetensors"  # the same prior for the sparse query
+        save_token_weights(artifact.root / token_weights, zipf_weights(len(rows)), ZIPF_NOTE)
+    spec = QueryTableSpec(file=f"tables/{name}.safetensors", instruction=instruction, dtype=dtype, notes=notes,
+                          token_weights=token_weights)
     save_table(artifact.root / spec.file, rows, dtype, instruction, extra=extra)
     artifact.config.tables[name] = spec
     if make_default or artifact.config.default_table not in artifact.config.tables:

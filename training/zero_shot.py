@@ -7,7 +7,8 @@ Removing the mean row (Model2Vec's "remove the common component") leaves what te
 and the Zipf prior — with no corpus to count, a token's id rank stands in for its frequency, as in
 Model2Vec: BERT's WordPiece and byte-level BPE vocabularies are built roughly most-frequent-first —
 lets rarer tokens weigh more in the query mean (log(1 + rank)). Measured on SciFact (label-free,
-see benchmarks/adapt_ablation.py): centring 0.078 → 0.40, the Zipf weights → 0.42.
+see benchmarks/adapt_ablation.py): centring 0.078 → 0.40, the Zipf weights → 0.42. The same prior is
+the zero-shot sparse query weight (count × log(1 + rank)): 0.600 → 0.608.
 
 `adapt` starts from the same centred rows but weights them by the corpus's own IDF instead.
 The subtracted mean is stored in the table file (tensor `common`), so the exported rows can be
