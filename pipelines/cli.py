@@ -9,7 +9,7 @@ import time
 
 from lightretriever.components.artifact import SPARSE_VOCABULARIES
 from lightretriever.components.errors import LightRetrieverError
-from lightretriever.components.store.fusion import DEFAULT_FUSION, FUSIONS
+from lightretriever.components.store.fusion import DEFAULT_FUSION, DEFAULT_RRF_K, FUSIONS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=10, help="number of hits")
     search.add_argument("--mode", default="hybrid", choices=["dense", "sparse", "hybrid"])
     search.add_argument("--fusion", default=DEFAULT_FUSION, choices=list(FUSIONS))
-    search.add_argument("--rrf-k", type=int, default=60, help="RRF constant k (score = sum 1/(rank + k))")
+    search.add_argument("--rrf-k", type=int, default=DEFAULT_RRF_K, help="RRF constant k (score = sum 1/(rank + k))")
     search.add_argument("--weights", type=_weights, help="dense,sparse weights for rrf/linear (linear default 0.7,0.3)")
     search.add_argument("--prefetch", type=int, help="candidates per leg before fusion (default max(100, k))")
     search.add_argument("--filter", type=json.loads, help='Haystack-style filter JSON, e.g. \'{"field": "meta.year", '

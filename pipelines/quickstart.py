@@ -90,7 +90,7 @@ def quickstart(workdir: str | Path = "artifacts/quickstart", data: str | Path | 
     result["quickstart"] = {"timings": timings, "index": index, "speed": speed.to_dict(), "checks": checks,
                             "adapt_flags": list(ADAPT_FLAGS)}
     _say(_speed_lines(speed))
-    _say(_summary(result, checks, timings["total_s"]))
+    _say(_summary(result, checks, speed, timings["total_s"]))
     out = workdir / "results.json"
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     _say(f"results: {out}")
@@ -238,7 +238,7 @@ def _speed_lines(speed) -> str:
         f"→ {speed.speedup_vs_dense_head:,.0f}× slower"])
 
 
-def _summary(result: dict, checks: dict, total_s: float) -> str:
+def _summary(result: dict, checks: dict, speed, total_s: float) -> str:
     scores = result["results"]
     hybrid, full = scores["hybrid"], scores["full"]
     mark = lambda ok: "✓" if ok else "✗"  # noqa: E731
@@ -247,8 +247,9 @@ def _summary(result: dict, checks: dict, total_s: float) -> str:
         f"{mark(checks['hybrid_ndcg_at_least_full'])} hybrid nDCG@10 {hybrid['ndcg@10']:.4f} vs the full model's "
         f"{full['ndcg@10']:.4f} (retention {hybrid['retention']:.3f}); dense {scores['dense']['ndcg@10']:.4f}, "
         f"BM25 {scores['bm25']['ndcg@10']:.4f}",
-        f"{mark(checks['encode_speedup_vs_both_heads_at_least_1000x'])} query encode step "
-        f"≥ 1,000× faster than the full model's forward pass giving the same dense + sparse output",
+        f"query encode step {speed.speedup_vs_both_heads:,.0f}× faster than the full model's forward pass giving the "
+        "same dense + sparse output (a timing: it depends on the CPU, the model size and the batch; the paper's "
+        "> 1,000× is for LLM backbones, see benchmarks/query_speed.py)",
         f"quickstart done in {_minutes(total_s)}"])
 
 

@@ -82,6 +82,9 @@ class AdaptConfig:
     cosine_weight: float = 1.0
     distill_weight: float = 1.0
     source_weight: float = 1.0
+    # Labelled pairs are few (SciFact train: 919 against 24,000 pseudo-queries) and worth more: each is seen this
+    # many times per epoch. Held-out fifth of SciFact's train labels, dense nDCG@10: 1x 0.737, 4x 0.742.
+    label_repeats: int = 4
     table_dtype: str | None = None  # default: the base table's
     dtype: str | None = "auto"  # forward passes: "auto" = bfloat16 on CPUs with native bf16 (AMX/AVX512-BF16)
     device: str | None = None
@@ -169,6 +172,7 @@ def adapt_artifact(base: str | Path, documents: Sequence[Document], out: str | P
         documents_tensor, {d: n for n, d in enumerate(sample)},
         config, work / CHECKPOINT, resume, show_progress))
     counts = {kind: sum(q.kind == kind for q in training) for kind in ("pseudo", "user", "labelled")}
+    counts["labelled"] //= config.label_repeats  # distinct labelled pairs, not their repeats
     step("write", lambda: write_adapted(artifact, out, rows, idf, config, counts, len(corpus), len(sample), overwrite))
     shutil.rmtree(work, ignore_errors=True)
     adapted = Artifact.load(out, need_document_model=True)
@@ -246,7 +250,7 @@ def _training_queries(corpus: dict[str, Document], config: AdaptConfig, queries:
         text = (labelled or {}).get(query_id)
         positives = sorted(d for d, grade in judged.items() if grade > 0 and d in corpus)
         if text and positives:  # several positives: one row each, the query repeated
-            training += [TrainingQuery(text, d, "labelled") for d in positives]
+            training += [TrainingQuery(text, d, "labelled") for d in positives] * config.label_repeats
         elif text:
             training.append(TrainingQuery(text, None, "user"))
     rng.shuffle(training)
