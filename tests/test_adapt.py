@@ -218,6 +218,17 @@ def test_adapt_cli_searches_the_index_of_the_build_unchanged(minilm_artifact, tm
                    "--resume", "--json")
     assert json.loads(info.stdout.strip().splitlines()[-1])["written"] == 0  # nothing to re-encode
 
+    # --index: the documents' vectors come from the index itself (all 80, no document forward pass)
+    from_index = run_cli("adapt", str(minilm_artifact.root), "--corpus", str(corpus), "--out", str(tmp_path / "a2"),
+                         "--index", str(store), "--collection", "c", "--pseudo-queries", "200", "--epochs", "1",
+                         "--json")
+    summary = json.loads(from_index.stdout.strip().splitlines()[-1])
+    assert summary["sampled_documents"] == 80 and "read from the index" in from_index.stderr
+    assert "Document vectors" not in from_index.stderr  # no encoding progress bar
+    other = run_cli("adapt", str(minilm_artifact.root), "--corpus", str(corpus), "--out", str(tmp_path / "a3"),
+                    "--index", str(store), "--collection", "nope", check=False)
+    assert other.returncode == 2 and "does not exist" in other.stderr
+
 
 def test_adapt_cli_errors_name_the_fix(tmp_path):
     missing = run_cli("adapt", "nowhere", "--corpus", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o"),
