@@ -16,12 +16,14 @@ from pathlib import Path
 
 from lightretriever.components.errors import LightRetrieverError
 
+from .corpus import add_field_arguments
+
 
 class AdaptInputError(LightRetrieverError, ValueError):
     """An input of `adapt` cannot be read."""
 
 
-def add_adapt_parser(sub, field_arguments) -> None:
+def add_adapt_parser(sub) -> None:
     adapt = sub.add_parser("adapt", help="fit an artifact's query side to your corpus, no labels needed (minutes on "
                                          "a CPU; the document encoder, and so any index of it, stays as it is)",
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -33,7 +35,7 @@ def add_adapt_parser(sub, field_arguments) -> None:
     adapt.add_argument("--index", metavar="STORE", help="read the documents' vectors from this index of BASE (a store "
                        "directory or URL, with --collection) instead of encoding them: no document forward pass")
     adapt.add_argument("--collection", default=None, help="the collection of --index")
-    field_arguments(adapt)
+    add_field_arguments(adapt)
     adapt.add_argument("--pseudo-queries", type=int, default=24000, metavar="N", help="label-free queries cut from the corpus")
     adapt.add_argument("--max-documents", type=int, default=20000, metavar="N",
                        help="corpus sample the table is trained to rank (its dense vectors are the main cost)")

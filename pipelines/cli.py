@@ -11,6 +11,8 @@ from lightretriever.components.artifact import SPARSE_VOCABULARIES
 from lightretriever.components.errors import LightRetrieverError
 from lightretriever.components.store.fusion import DEFAULT_FUSION, DEFAULT_RRF_K, FUSIONS
 
+from .corpus import add_field_arguments
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
@@ -77,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--resume", action="store_true", help="skip documents already stored (after an interruption)")
     index.add_argument("--limit", type=int, help="index only the first N documents (to try things out)")
     index.add_argument("--batch-size", type=int, default=256, help="documents read, encoded and written per step")
-    _field_arguments(index)
+    add_field_arguments(index)
     index.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     index.add_argument("--on-disk", action="store_true", help="keep vectors on disk (large collections)")
     index.add_argument("--shard-number", type=int, help="server/cluster only: shards of a new collection")
@@ -94,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     encode_corpus.add_argument("--corpus", required=True, help="JSONL, one document per line (BEIR corpus.jsonl works)")
     encode_corpus.add_argument("--out", required=True, help="the .safetensors file to write")
     encode_corpus.add_argument("--batch-size", type=int, default=32, help="documents per forward pass")
-    _field_arguments(encode_corpus)
+    add_field_arguments(encode_corpus)
     encode_corpus.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     encode_corpus.set_defaults(run=_encode_corpus)
 
@@ -104,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
 
     from .adapt_cli import add_adapt_parser  # argparse only; the training package loads on use
 
-    add_adapt_parser(sub, _field_arguments)
+    add_adapt_parser(sub)
 
     search = sub.add_parser("search", help="search a collection with the artifact's light query encoder")
     search.add_argument("artifact")
@@ -157,13 +159,6 @@ def _store_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a directory (embedded Qdrant engine), a Qdrant URL http(s)://… (API key from "
                              "QDRANT_API_KEY), or :memory: (qdrant-client local mode, tests only)")
     parser.add_argument("--collection", default="lightretriever", help="collection name")
-
-
-def _field_arguments(parser: argparse.ArgumentParser) -> None:
-    """Which JSON keys of a corpus line hold the id, text and title (pipelines/corpus.py's FieldMap)."""
-    parser.add_argument("--id-field", help="JSON key of the document id (default: _id, id, docid, doc_id)")
-    parser.add_argument("--text-field", help="JSON key of the text (default: text, contents, content, body)")
-    parser.add_argument("--title-field", help="JSON key of the title (default: title)")
 
 
 def _weights(text: str) -> tuple[float, float]:

@@ -43,6 +43,13 @@ class FieldMap:
                    title=(title_field,) if title_field else TITLE_FIELDS)
 
 
+def add_field_arguments(parser) -> None:
+    """The command-line flags of FieldMap.with_overrides (index, encode-corpus, adapt)."""
+    parser.add_argument("--id-field", help="JSON key of the document id (default: _id, id, docid, doc_id)")
+    parser.add_argument("--text-field", help="JSON key of the text (default: text, contents, content, body)")
+    parser.add_argument("--title-field", help="JSON key of the title (default: title)")
+
+
 def read_corpus(path: str | Path, fields: FieldMap | None = None) -> Iterator[StoredDocument]:
     path, fields = Path(path), fields or FieldMap()
     if not path.is_file():

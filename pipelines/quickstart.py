@@ -135,10 +135,9 @@ def _made_how(artifact: Artifact) -> str:
 def _adapt(base: Path, dataset: BeirDataset, out: Path, show_progress: bool) -> None:
     """The project's own `adapt` command line, parsed by its own parser: the very flags of the committed table."""
     from .adapt_cli import add_adapt_parser, run_adapt
-    from .cli import _field_arguments
 
     parser = argparse.ArgumentParser(prog="lightretriever")
-    add_adapt_parser(parser.add_subparsers(), _field_arguments)
+    add_adapt_parser(parser.add_subparsers())
     run_adapt(parser.parse_args(["adapt", str(base), "--corpus", str(dataset.corpus), "--out", str(out),
                                  "--overwrite", *ADAPT_FLAGS]))
 

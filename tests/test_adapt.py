@@ -102,10 +102,15 @@ def test_zero_shot_rows_are_centred_and_zipf_weighted():
 
     rng = np.random.default_rng(0)
     rows = rng.normal(size=(50, 8)).astype(np.float32) + 5.0  # a large shared component
-    out = zero_shot_rows(rows, special_ids=[0, 1])
+    out, common = zero_shot_rows(rows, special_ids=[0, 1])
     ordinary = rows[2:] - rows[2:].mean(axis=0)
     assert np.allclose(out[2:], ordinary * zipf_weights(50)[2:, None], atol=1e-5)
     assert np.allclose(common_component(rows, [0, 1]), rows[2:].mean(axis=0), atol=1e-5)
+    assert np.allclose(common, rows[2:].mean(axis=0), atol=1e-5)
+    # the exported rows come back exactly (what the agreement tests compare with transformers)
+    from lightretriever.training.zero_shot import exported_rows
+
+    assert np.allclose(exported_rows(out, np.arange(50), 50, common), rows, atol=1e-4)
     assert zipf_weights(3).tolist() == pytest.approx(np.log1p([1, 2, 3]).tolist())
 
 

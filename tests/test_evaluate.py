@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
+from lightretriever.components.store.fusion import DEFAULT_FUSION
 from lightretriever.pipelines.beir import BeirDataset, DatasetError, read_qrels
 from lightretriever.pipelines.evaluate import MODES, EvaluationError, evaluate, full_query_text, parse_modes
 from lightretriever.pipelines.metrics import rank_scores, relevant_qrels, retrieval_metrics
@@ -175,7 +176,7 @@ def test_all_modes_end_to_end(first_run, minilm_artifact):
     for mode in ("dense", "sparse", "hybrid", "bm25"):
         scores = result["results"][mode]
         assert scores["retention"] == pytest.approx(scores["ndcg@10"] / full["ndcg@10"], rel=1e-12)
-    assert result["results"]["hybrid"]["fusion"] == "rrf"
+    assert result["results"]["hybrid"]["fusion"] == DEFAULT_FUSION == "dbsf"  # the measured default
     stemmer = result["results"]["bm25"]["stemmer"]
     assert stemmer.startswith("PyStemmer") == (importlib.util.find_spec("Stemmer") is not None), stemmer
     assert result["machine"]["cores"] >= 1 and result["machine"]["torch_threads"] >= 1

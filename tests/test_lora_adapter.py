@@ -42,8 +42,13 @@ def lora(tiny_llama_base, tiny_llama_artifact, tmp_path_factory):
     peft_model.save_pretrained(str(root / "adapter"), save_embedding_layers=False)  # LoRA weights only
     config = json.loads((root / "lightretriever.json").read_text())
     config["document_model"] = {"path": None, "base": str(tiny_llama_base), "base_gguf_file": None, "adapter": "adapter"}
+    config["document_weights_digest"] = None  # another document model: its digest is the new files'
     (root / "lightretriever.json").write_text(json.dumps(config, indent=2))
     artifact = Artifact.load(root, need_document_model=True)
+    from lightretriever.components.fingerprint import weights_digest
+
+    artifact.config.document_weights_digest = weights_digest(artifact)
+    artifact.save_config()
     # re-export the query table with the adapted model, as a trained artifact would ship it
     write_query_table(load_backbone(artifact, "cpu", torch.float32), artifact, "default", TINY_INSTRUCTION,
                       make_default=True, show_progress=False)

@@ -160,7 +160,7 @@ def test_rrf_matches_hand_computation(store):
     hits = store.search(Q_DENSE, Q_SPARSE, k=10, fusion="rrf", rrf_k=1)
     assert scores(hits) == pytest.approx({"b": 1 / 2 + 1 / 1, "a": 1 / 1 + 1 / 3, "c": 1 / 3 + 1 / 2, "d": 1 / 4})
     assert ids(hits) == ["b", "a", "c", "d"]
-    default = store.search(Q_DENSE, Q_SPARSE, k=10)  # k = 60, not qdrant-client local mode's 2
+    default = store.search(Q_DENSE, Q_SPARSE, k=10, fusion="rrf")  # k = 60, not qdrant-client local mode's 2
     assert scores(default)["b"] == pytest.approx(1 / 61 + 1 / 60)
     assert scores(default)["d"] == pytest.approx(1 / 63)
 
