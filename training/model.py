@@ -43,7 +43,7 @@ class LossSettings:
 
 class LightRetrieverModule(nn.Module):
     def __init__(self, backbone: Backbone, *, vocab_size: int, special_ids: list[int],
-                 settings: LossSettings, freeze_documents: bool = False):
+                 settings: LossSettings, freeze_documents: bool = False, sparse_vocabulary: str = "all"):
         super().__init__()
         self.model = backbone.model  # registered: the trainer's optimiser, checkpoints and DDP see it
         self._backbone = backbone
@@ -51,6 +51,7 @@ class LightRetrieverModule(nn.Module):
         self.register_buffer("special_ids", torch.tensor(special_ids, dtype=torch.long), persistent=False)
         self.settings = settings
         self.freeze_documents = freeze_documents
+        self.sparse_vocabulary = sparse_vocabulary  # the artifact's: train the head its index will use
         self.step = 0  # set by the trainer before each step (FLOPS warm-up)
         self.last_parts: dict[str, float] = {}
         self.last_stats: dict[str, int] = {}  # batch shape after gathering (logged: shows cross-device negatives)
@@ -58,7 +59,7 @@ class LightRetrieverModule(nn.Module):
     # -- representations ---------------------------------------------------------------
     def documents(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, with_sparse: bool = True):
         return document_vectors(self._backbone, input_ids, attention_mask, self.special_ids, self._backbone.pooling,
-                                self.vocab_size, with_sparse=with_sparse)
+                                self.vocab_size, with_sparse=with_sparse, vocabulary=self.sparse_vocabulary)
 
     def full_queries(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self._backbone.hidden(input_ids, attention_mask)

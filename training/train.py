@@ -125,7 +125,7 @@ def _module_and_collator(base: Artifact, items: list[Item], config: TrainConfig,
     if config.variant == "full":
         backbone = _trainable_backbone(base, config)
         module = LightRetrieverModule(backbone, vocab_size=base.config.vocab_size, special_ids=special_ids,
-                                      settings=config.losses)
+                                      settings=config.losses, sparse_vocabulary=base.config.sparse.vocabulary)
         return module, Collator(base, instruction, passage_length)
     texts = sorted({p for it in items for p in it.example.positives + it.example.negatives})
     vectors = DocumentVectors.compute(base, texts, device=config.device, show_progress=show_progress)
