@@ -53,15 +53,9 @@ def weights_digest(artifact: Artifact) -> str:
     """sha256 over the document model's weight files (full model dir, or base + LoRA adapter)."""
     dm = artifact.config.document_model
     digest = hashlib.sha256()
-    if dm.path is not None:
-        _hash_dir(digest, artifact.root / dm.path)
-    else:
-        base = Path(dm.base).expanduser()
-        if base.is_dir():
-            _hash_dir(digest, base, only=dm.base_gguf_file)
-        else:  # a hub id: its name (and revision in the id, if any) is all we can see offline
-            digest.update(dm.base.encode())
-        _hash_dir(digest, artifact.root / dm.adapter)
+    if dm.path is None and not Path(dm.base).expanduser().is_dir():
+        digest.update(dm.base.encode())  # a hub id: its name (and revision in the id, if any) is all we can see offline
+    _hash_files(digest, _weight_files(artifact))
     return digest.hexdigest()
 
 
@@ -132,10 +126,6 @@ def files_digest(files: list[Path]) -> str:
 
 def _dir_files(folder: Path, only: str | None = None) -> list[Path]:
     return [folder / only] if only else sorted({p for pat in _WEIGHT_PATTERNS for p in folder.glob(pat)})
-
-
-def _hash_dir(digest, folder: Path, only: str | None = None) -> None:
-    _hash_files(digest, _dir_files(folder, only))
 
 
 def _hash_files(digest, files: list[Path]) -> None:
