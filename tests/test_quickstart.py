@@ -183,7 +183,9 @@ def test_quickstart_runs_then_reuses_everything(tmp_path):
     # the adapted table (label-free): near the full model, hybrid above it
     assert scores["dense"] > 0.55 and scores["hybrid"] > scores["full"] > 0.5 and scores["bm25"] > 0.55, scores
     speed = qs["speed"]
-    assert speed["queries"] == 60 and speed["full_dense_sparse_s"] > speed["full_dense_s"] > speed["light_s"] > 0
+    # both full-model passes are far slower than the light step; with the own-token sparse head the dense +
+    # sparse pass costs about what the dense-only one does, so their order is timing noise
+    assert speed["queries"] == 60 and min(speed["full_dense_sparse_s"], speed["full_dense_s"]) > 10 * speed["light_s"] > 0
 
     second = run_cli("quickstart", "--workdir", str(workdir), "--max-queries", "60")
     assert "reusing" in second.stdout and "documents already indexed" in second.stdout
