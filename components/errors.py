@@ -1,4 +1,21 @@
-"""Errors users see. Each message names the broken part and the command that fixes it."""
+"""Errors users see. Each message names the broken part, where it is (file:line, document id, field
+path) and the command or change that fixes it.
+
+One type per layer, all under `LightRetrieverError` (so `except LightRetrieverError` catches every
+refusal made on purpose); the ValueError/OSError bases keep `except ValueError` callers working:
+
+    ArtifactError          an artifact directory is missing a part, is damaged, or was tampered with
+    CorpusError            a corpus line cannot be read as a document
+    QueryError             a query cannot be encoded (not text, or not encodable as UTF-8)
+    InvalidArgumentError   an argument is out of range (batch_size=0, top_k=0, NaN fusion weights)
+    StoreError             a Qdrant collection is missing, unreachable, or refused the operation
+      StoreMismatchError     ... was indexed by another document encoder, dimension or vocabulary
+      StoreInUseError        ... is held open by another store
+      StoreAuthError         ... the server refused the credentials (401/403)
+      StoreFullError         ... the disk is (nearly) full; nothing of the refused write was stored
+      PayloadError           ... a document's metadata cannot be stored (type, depth or size)
+      FilterError            ... a payload filter is malformed or cannot be expressed
+"""
 
 
 class LightRetrieverError(Exception):
@@ -6,11 +23,23 @@ class LightRetrieverError(Exception):
 
 
 class ArtifactError(LightRetrieverError, ValueError):
-    """An artifact directory is missing a part or its parts disagree."""
+    """An artifact directory is missing a part, is damaged, or its parts disagree."""
+
+
+class CorpusError(LightRetrieverError, ValueError):
+    """A corpus line cannot be read as a document (the message gives file:line)."""
+
+
+class QueryError(LightRetrieverError, ValueError):
+    """A query cannot be encoded: not a string, or text that is not valid Unicode."""
+
+
+class InvalidArgumentError(LightRetrieverError, ValueError):
+    """An argument is outside the range it is meaningful in."""
 
 
 class StoreError(LightRetrieverError):
-    """A Qdrant collection is missing, locked, or was written by another document encoder."""
+    """A Qdrant collection is missing, locked, unreachable, or refused the operation."""
 
 
 class StoreMismatchError(StoreError, ValueError):
@@ -19,6 +48,18 @@ class StoreMismatchError(StoreError, ValueError):
 
 class StoreInUseError(StoreError):
     """Another process (or another open store in this process) holds the embedded directory."""
+
+
+class StoreAuthError(StoreError):
+    """The Qdrant server answered 401/403: the API key is missing or wrong."""
+
+
+class StoreFullError(StoreError, OSError):
+    """Not enough free disk space to write (or open) the collection safely."""
+
+
+class PayloadError(StoreError, ValueError):
+    """A document's payload (metadata) cannot be stored: unsupported type, too deep or too large."""
 
 
 class FilterError(StoreError, ValueError):

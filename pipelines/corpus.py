@@ -17,17 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lightretriever.components.errors import LightRetrieverError
+from lightretriever.components.errors import CorpusError
 from lightretriever.components.store import StoredDocument
 from lightretriever.training.data import open_text  # one .jsonl / .jsonl.gz opener (no torch import)
 
 ID_FIELDS = ("_id", "id", "docid", "doc_id")
 TEXT_FIELDS = ("text", "contents", "content", "body")
 TITLE_FIELDS = ("title",)
-
-
-class CorpusError(LightRetrieverError, ValueError):
-    """A corpus line cannot be read as a document."""
 
 
 @dataclass(frozen=True)
