@@ -82,8 +82,15 @@ def save_token_weights(path: str | Path, weights: np.ndarray, source: str) -> No
 
 
 def load_token_weights(path: str | Path) -> np.ndarray:
+    """The stored weights; a NaN, infinite or negative weight is refused (it would turn every query that
+    has the token into NaN scores, or into a negative match)."""
+    fix = "re-create them with `lightretriever adapt`"
     try:
-        return load_file(str(path))[TOKEN_WEIGHTS_TENSOR].astype(np.float32, copy=False)
+        weights = load_file(str(path))[TOKEN_WEIGHTS_TENSOR].astype(np.float32, copy=False)
     except Exception as exc:
-        raise ArtifactError(f"{path}: cannot be read as query token weights ({exc}); re-create them with "
-                            "`lightretriever adapt`") from exc
+        raise ArtifactError(f"{path}: cannot be read as query token weights ({exc}); {fix}") from exc
+    bad = np.flatnonzero(~np.isfinite(weights) | (weights < 0))
+    if bad.size:
+        raise ArtifactError(f"{path}: query token weights must be finite and >= 0, but {bad.size} are not (first: "
+                            f"token {int(bad[0])} = {float(weights[bad[0]])}); {fix}")
+    return weights
