@@ -9,19 +9,23 @@ from haystack import Document, default_from_dict, default_to_dict
 from haystack.document_stores.errors import DuplicateDocumentError
 from haystack.errors import FilterError as HaystackFilterError
 from haystack.document_stores.types import DuplicatePolicy
+from haystack.utils import Secret, deserialize_secrets_inplace
 
 from ..artifact import Artifact
-from ..errors import FilterError, StoreError
+from ..errors import FilterError, InvalidArgumentError, StoreError
 from ..sparse import SparseVector
 from ..store import CollectionSchema, QdrantHybridStore
+from ..store.redact import redact, secrets_in
 from .convert import to_document, to_stored
 
 
 class LightRetrieverDocumentStore:
     """Documents with their dense + sparse vectors in one Qdrant collection.
 
-    Embedded engine on a directory (`path=`, the default), or a Qdrant server (`url=`, API key from
-    QDRANT_API_KEY), or qdrant-client local mode (`location=":memory:"`, tests). The collection is
+    Embedded engine on a directory (`path=`, the default), or a Qdrant server (`url=`, with `api_key`,
+    a Haystack `Secret`: by default the QDRANT_API_KEY environment variable, read when the store first
+    connects and serialised as the variable's name, never its value), or qdrant-client local mode
+    (`location=":memory:"`, tests). The collection is
     created on first use for `model` (an artifact path; only its config is read) and refuses
     documents from another document encoder. Filters use Haystack's syntax.
 
@@ -34,7 +38,8 @@ class LightRetrieverDocumentStore:
 
     def __init__(self, path: str | None = None, collection: str = "lightretriever", model: str | None = None,
                  url: str | None = None, location: str | None = None, on_disk: bool = False,
-                 write_batch_size: int = 256):
+                 write_batch_size: int = 256,
+                 api_key: Secret | None = Secret.from_env_var("QDRANT_API_KEY", strict=False)):
         self.path = str(path) if path else None
         self.collection = collection
         self.model = str(model) if model else None
@@ -42,6 +47,7 @@ class LightRetrieverDocumentStore:
         self.location = location
         self.on_disk = on_disk
         self.write_batch_size = write_batch_size
+        self.api_key = api_key
         self._store: QdrantHybridStore | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -50,8 +56,9 @@ class LightRetrieverDocumentStore:
         """The open QdrantHybridStore (opened, and created for `model` if needed, on first use)."""
         if self._store is None:
             schema = CollectionSchema.from_artifact(Artifact.load(self.model)) if self.model else None
+            api_key = self.api_key.resolve_value() if self.api_key and self.url else None  # only now, only for a server
             self._store = QdrantHybridStore(self.path, collection=self.collection, schema=schema, url=self.url,
-                                            location=self.location, on_disk=self.on_disk,
+                                            api_key=api_key, location=self.location, on_disk=self.on_disk,
                                             write_batch_size=self.write_batch_size)
         return self._store
 
@@ -61,11 +68,19 @@ class LightRetrieverDocumentStore:
             self._store = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Init parameters; `api_key` as its Secret's dict (a token Secret is refused, as Haystack does)."""
+        if self.url and secrets_in(self.url):  # a pipeline file would carry them in clear text
+            raise InvalidArgumentError(
+                f"url {redact(self.url)} carries credentials, which would be written in clear text: "
+                "remove them from the URL and pass api_key=Secret.from_env_var(\"QDRANT_API_KEY\")")
         return default_to_dict(self, path=self.path, collection=self.collection, model=self.model, url=self.url,
-                               location=self.location, on_disk=self.on_disk, write_batch_size=self.write_batch_size)
+                               location=self.location, on_disk=self.on_disk, write_batch_size=self.write_batch_size,
+                               api_key=self.api_key.to_dict() if self.api_key else None)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LightRetrieverDocumentStore":
+        data = {**data, "init_parameters": dict(data.get("init_parameters", {}))}  # the caller's dict stays as it is
+        deserialize_secrets_inplace(data["init_parameters"], keys=["api_key"])
         return default_from_dict(cls, data)
 
     # -- DocumentStore protocol --------------------------------------------------------------------
@@ -81,12 +96,15 @@ class LightRetrieverDocumentStore:
     def write_documents(self, documents: list[Document], policy: DuplicatePolicy = DuplicatePolicy.NONE) -> int:
         """Write embedded documents (from LightRetrieverDocumentEmbedder). A document without
         embeddings is stored without vectors: filterable, never matched by search.
-        NONE behaves as FAIL (Haystack's convention for stores)."""
+        NONE behaves as FAIL (Haystack's convention for stores). One id twice in the batch is treated as
+        InMemoryDocumentStore treats it: FAIL refuses the batch (here before anything is written), SKIP
+        keeps the first, OVERWRITE the last (and counts both, as the in-memory store does)."""
         if not isinstance(documents, list) or any(not isinstance(d, Document) for d in documents):
             raise ValueError("write_documents expects a list of Documents")
         if not documents:
             return 0
-        documents = _last_per_id(documents)
+        written = len(documents)
+        documents = _one_per_id(documents, policy)
         if policy in (DuplicatePolicy.NONE, DuplicatePolicy.FAIL, DuplicatePolicy.SKIP):
             existing = self.store.existing_ids([d.id for d in documents])
             if existing and policy != DuplicatePolicy.SKIP:
@@ -95,7 +113,8 @@ class LightRetrieverDocumentStore:
                     "write with policy=DuplicatePolicy.OVERWRITE to replace or SKIP to keep them")
             documents = [d for d in documents if d.id not in existing]
         dense, sparse = self._vectors(documents)
-        return self.store.upsert([to_stored(d) for d in documents], dense, sparse)
+        stored = self.store.upsert([to_stored(d) for d in documents], dense, sparse)
+        return written if policy == DuplicatePolicy.OVERWRITE else stored
 
     def delete_documents(self, document_ids: list[str]) -> None:
         self.store.delete(document_ids)
@@ -127,8 +146,18 @@ class LightRetrieverDocumentStore:
         return SparseVector(indices, values)
 
 
-def _last_per_id(documents: list[Document]) -> list[Document]:
-    by_id = {}
-    for doc in documents:
-        by_id[doc.id] = doc
+def _one_per_id(documents: list[Document], policy: DuplicatePolicy) -> list[Document]:
+    """One document per id, chosen as InMemoryDocumentStore would end up storing it."""
+    by_id: dict[str, Document] = {}
+    first_position: dict[str, int] = {}
+    for position, doc in enumerate(documents):
+        if doc.id not in by_id:
+            by_id[doc.id], first_position[doc.id] = doc, position
+        elif policy == DuplicatePolicy.OVERWRITE:
+            by_id[doc.id] = doc
+        elif policy != DuplicatePolicy.SKIP:  # NONE / FAIL
+            raise DuplicateDocumentError(
+                f"ID {doc.id!r} appears twice in this batch (documents {first_position[doc.id]} and {position}); "
+                "nothing was written: give each document its own id, or write with "
+                "policy=DuplicatePolicy.OVERWRITE (the last wins) or SKIP (the first wins)")
     return list(by_id.values())

@@ -7,15 +7,21 @@ but ~100x slower than the embedded engine on sparse search — use them for test
 
 from __future__ import annotations
 
+import json
 import os
+from contextlib import contextmanager
 from typing import Any
 
+import grpc
+import httpx
 from qdrant_client import QdrantClient
 from qdrant_client import models as m
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from ..errors import StoreError, StoreInUseError
+from ..errors import StoreAuthError, StoreError, StoreInUseError
 from .filters import translate
 from .plan import Plan, RawHit, native_vectors, plain_vectors
+from .redact import mentions, redact, scrub
 from .schema import DENSE_VECTOR, SPARSE_VECTOR, CollectionSchema
 
 
@@ -50,33 +56,88 @@ class ClientBackend:
                  timeout: int | None = None, shard_number: int | None = None,
                  replication_factor: int | None = None, on_disk: bool = False):
         self.collection = collection
-        self.url = url or location or path
+        self.url = redact(url) if url else (location or path)  # what messages and reprs show
         self.where = f"collection {collection!r} at {self.url}"
         self.cluster = {"shard_number": shard_number, "replication_factor": replication_factor}
         self.on_disk = on_disk
+        self._raw_url = url
+        self._api_key = (api_key or os.environ.get("QDRANT_API_KEY")) if url else None
         try:
             if url:
-                self.client = QdrantClient(url=url, api_key=api_key or os.environ.get("QDRANT_API_KEY"),
-                                           prefer_grpc=prefer_grpc, timeout=timeout)
+                self.client = QdrantClient(url=url, api_key=self._api_key, prefer_grpc=prefer_grpc, timeout=timeout)
             else:
                 self.client = QdrantClient(location=location, path=path)
         except RuntimeError as exc:
             if "already accessed" in str(exc):
                 raise StoreInUseError(f"{path} is in use by another qdrant-client instance ({exc})") from exc
             raise
+        except Exception as exc:  # urllib3 LocationParseError, ValueError("Unknown scheme"): may quote the URL
+            if not url:
+                raise
+            raise self._chained(StoreError(
+                f"cannot use {self.url} as a Qdrant URL ({self._safe_text(exc)}); give http(s)://HOST[:PORT]"), exc)
 
     # -- lifecycle -------------------------------------------------------------------------
     def exists(self) -> bool:
-        try:
+        with self._remote("check"):
             return self.client.collection_exists(self.collection)
-        except Exception as exc:  # httpx / grpc / qdrant_client errors; none of them carries the key
-            raise StoreError(f"cannot reach Qdrant at {self.url} ({type(exc).__name__}: {exc}); "
-                             "check the URL, that the server is running, and QDRANT_API_KEY") from exc
+
+    @contextmanager
+    def _remote(self, operation: str):
+        """Server faults as StoreError/StoreAuthError with the URL redacted; a refused key is not an
+        unreachable server. Local-mode errors (ValueError, ...) pass through unchanged."""
+        try:
+            yield
+        except UnexpectedResponse as exc:
+            raise self._chained(self._http_error(exc, operation), exc)
+        except (ResponseHandlingException, httpx.HTTPError) as exc:
+            raise self._chained(self._unreachable(exc), exc)
+        except grpc.RpcError as exc:
+            raise self._chained(self._grpc_error(exc, operation), exc)
+
+    def _http_error(self, exc: UnexpectedResponse, operation: str) -> StoreError:
+        if exc.status_code in (401, 403):
+            return self._auth_error(f"HTTP {exc.status_code}")
+        detail = self._safe_text(_server_message(exc.content))[:300]
+        return StoreError(f"Qdrant at {self.url} refused to {operation} collection {self.collection!r} "
+                          f"(HTTP {exc.status_code} {exc.reason_phrase}: {detail})")
+
+    def _grpc_error(self, exc: grpc.RpcError, operation: str) -> StoreError:
+        code = exc.code() if hasattr(exc, "code") else None
+        if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            return self._auth_error(f"gRPC {code.name}")
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, None):
+            return self._unreachable(exc)
+        detail = self._safe_text(exc.details() if hasattr(exc, "details") else str(exc))
+        return StoreError(f"Qdrant at {self.url} refused to {operation} collection {self.collection!r} "
+                          f"(gRPC {code.name}: {detail})")
+
+    def _auth_error(self, status: str) -> StoreAuthError:
+        sent = "" if self._api_key else "; no API key was sent"
+        return StoreAuthError(f"Qdrant at {self.url} refused the API key ({status}{sent}): "
+                              "set QDRANT_API_KEY or pass api_key")
+
+    def _unreachable(self, exc: BaseException) -> StoreError:
+        return StoreError(f"cannot reach Qdrant at {self.url} ({type(exc).__name__}: {self._safe_text(exc)}); "
+                          "check the URL, that the server is running, and QDRANT_API_KEY")
+
+    def _safe_text(self, exc: BaseException | str) -> str:
+        return " ".join(scrub(str(exc), self._raw_url, self._api_key).split())
+
+    def _chained(self, error: StoreError, cause: BaseException) -> StoreError:
+        """Keep the original error as __cause__ unless its text quotes a secret (tracebacks print it)."""
+        if mentions(cause, self._raw_url, self._api_key):
+            error.__suppress_context__ = True
+            error.__cause__ = None
+        else:
+            error.__cause__ = cause
+        return error
 
     def read_schema(self) -> CollectionSchema | None:
         if not self.exists():
             return None
-        info = self.client.get_collection(self.collection)
+        with self._remote("read"):
+            info = self.client.get_collection(self.collection)
         schema = CollectionSchema.from_metadata(info.config.metadata)
         if schema is None:
             raise StoreError(
@@ -85,6 +146,10 @@ class ClientBackend:
         return schema
 
     def create(self, schema: CollectionSchema) -> None:
+        with self._remote("create"):
+            self._create(schema)
+
+    def _create(self, schema: CollectionSchema) -> None:
         self.client.create_collection(
             self.collection,
             vectors_config={DENSE_VECTOR: m.VectorParams(size=schema.dense_dim, distance=m.Distance.COSINE,
@@ -105,14 +170,17 @@ class ClientBackend:
     def upsert(self, points: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> None:
         batch = [m.PointStruct(id=pid, vector=native_vectors(vectors, m.SparseVector), payload=payload)
                  for pid, vectors, payload in points]
-        self.client.upsert(self.collection, points=batch, wait=True)
+        with self._remote("write to"):
+            self.client.upsert(self.collection, points=batch, wait=True)
 
     def delete(self, point_ids: list[str]) -> None:
-        self.client.delete(self.collection, points_selector=m.PointIdsList(points=point_ids), wait=True)
+        with self._remote("delete from"):
+            self.client.delete(self.collection, points_selector=m.PointIdsList(points=point_ids), wait=True)
 
     def delete_by_filter(self, filters: dict) -> None:
-        self.client.delete(self.collection, points_selector=m.FilterSelector(filter=translate(filters, _DIALECT)),
-                           wait=True)
+        selector = m.FilterSelector(filter=translate(filters, _DIALECT))
+        with self._remote("delete from"):
+            self.client.delete(self.collection, points_selector=selector, wait=True)
 
     def flush(self) -> None:
         pass  # the server persists on write (wait=True)
@@ -122,20 +190,27 @@ class ClientBackend:
 
     # -- reads -----------------------------------------------------------------------------
     def count(self, filters: dict | None = None) -> int:
-        return self.client.count(self.collection, count_filter=translate(filters, _DIALECT), exact=True).count
+        flt = translate(filters, _DIALECT)
+        with self._remote("count"):
+            return self.client.count(self.collection, count_filter=flt, exact=True).count
 
     def retrieve(self, point_ids: list[str], with_vectors: bool = False) -> list[tuple[str, dict, dict]]:
-        records = self.client.retrieve(self.collection, ids=point_ids, with_payload=True, with_vectors=with_vectors)
+        with self._remote("read from"):
+            records = self.client.retrieve(self.collection, ids=point_ids, with_payload=True,
+                                           with_vectors=with_vectors)
         return [(str(r.id), r.payload or {}, plain_vectors(r.vector) if with_vectors else {}) for r in records]
 
     def scroll(self, filters: dict | None, limit: int, offset: Any = None) -> tuple[list[dict], Any]:
-        records, next_offset = self.client.scroll(self.collection, scroll_filter=translate(filters, _DIALECT),
-                                                  limit=limit, offset=offset, with_payload=True, with_vectors=False)
+        flt = translate(filters, _DIALECT)
+        with self._remote("read from"):
+            records, next_offset = self.client.scroll(self.collection, scroll_filter=flt, limit=limit, offset=offset,
+                                                      with_payload=True, with_vectors=False)
         return [r.payload or {} for r in records], next_offset
 
     def query(self, plans: list[Plan]) -> list[list[RawHit]]:
         requests = [self._request(plan) for plan in plans]
-        responses = self.client.query_batch_points(self.collection, requests=requests)
+        with self._remote("search"):
+            responses = self.client.query_batch_points(self.collection, requests=requests)
         return [[RawHit(str(p.id), float(p.score), p.payload or {}) for p in r.points] for r in responses]
 
     def _request(self, plan: Plan) -> m.QueryRequest:
@@ -147,6 +222,16 @@ class ClientBackend:
         prefetch = [m.Prefetch(query=_vector(leg), using=leg.using, limit=leg.limit, filter=flt) for leg in plan.legs]
         return m.QueryRequest(prefetch=prefetch, query=_fusion(plan.fusion), limit=plan.limit, filter=flt,
                               with_payload=plan.with_payload)
+
+
+def _server_message(content: bytes) -> str:
+    """Qdrant's own words from an error body ({"status": {"error": "..."}}), else the raw body."""
+    text = content.decode("utf-8", "replace")
+    try:
+        status = json.loads(text).get("status")
+    except (ValueError, AttributeError):
+        return text
+    return status["error"] if isinstance(status, dict) and isinstance(status.get("error"), str) else text
 
 
 def _vector(leg):
