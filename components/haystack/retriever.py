@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import numbers
 from typing import Any
 
 from haystack import Document, component, default_to_dict
@@ -10,6 +11,7 @@ from haystack.document_stores.types import FilterPolicy
 from haystack.document_stores.types.filter_policy import apply_filter_policy
 
 from ..artifact import Artifact
+from ..errors import InvalidArgumentError
 from ..query_encoder import QueryEncoder
 from ..store import CollectionSchema
 from ..store.fusion import DEFAULT_FUSION, DEFAULT_RRF_K, Fusion, check_mode
@@ -39,7 +41,7 @@ class LightRetrieverRetriever:
         """
         :param document_store: where the documents are.
         :param model: artifact for the query side; default: the store's `model`.
-        :param top_k: documents returned.
+        :param top_k: documents returned (a positive int; `run(top_k=...)` overrides it, 0 there returns none).
         :param mode: "dense", "sparse" or "hybrid".
         :param fusion: hybrid fusion: "rrf" (k = `rrf_k`), "dbsf", or "linear" (min-max, `weights` dense/sparse).
         :param prefetch: candidates per leg before fusion (default max(100, top_k)).
@@ -50,6 +52,7 @@ class LightRetrieverRetriever:
             raise ValueError("document_store must be a LightRetrieverDocumentStore")
         if (model or document_store.model) is None:
             raise ValueError("LightRetrieverRetriever needs model=ARTIFACT (or a document store created with model=)")
+        top_k = _check_top_k(top_k, minimum=1)
         check_mode(mode)
         Fusion.parse(fusion, rrf_k, weights)
         self.document_store = document_store
@@ -94,10 +97,13 @@ class LightRetrieverRetriever:
         if self._encoder is None:
             raise RuntimeError("The query table is not loaded. Call warm_up() before run() "
                                "(a Pipeline does it for you).")
+        top_k = self.top_k if top_k is None else _check_top_k(top_k, minimum=0)
+        if top_k == 0:  # Haystack's retrievers: "If 0, no documents are returned"
+            return {"documents": []}
         filters = apply_filter_policy(self.filter_policy, self.filters, filters)
         encoded = self._encoder.encode([query])
         hits = self.document_store.store.search(
-            encoded.dense[0], encoded.sparse[0], k=top_k or self.top_k, mode=self.mode, fusion=self.fusion,
+            encoded.dense[0], encoded.sparse[0], k=top_k, mode=self.mode, fusion=self.fusion,
             rrf_k=self.rrf_k, weights=self.weights, prefetch=self.prefetch, filters=filters)
         return {"documents": [to_document(hit, hit.score) for hit in hits]}
 
@@ -106,3 +112,11 @@ class LightRetrieverRetriever:
                         top_k: int | None = None) -> dict[str, Any]:
         """Same as `run`; the engine call runs on a worker thread."""
         return await asyncio.to_thread(self.run, query, filters, top_k)
+
+
+def _check_top_k(top_k: Any, minimum: int) -> int:
+    """As InMemoryBM25Retriever: top_k > 0 at init, >= 0 at run time; None at run time means the default."""
+    if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < minimum:
+        bound = "greater than 0" if minimum == 1 else "greater than or equal to 0"
+        raise InvalidArgumentError(f"top_k must be an int {bound}, but got {top_k!r}")
+    return int(top_k)

@@ -3,16 +3,23 @@
 Queries: the artifact's cached table (no model, no torch). Texts (nodes): the document encoder, one
 forward pass that also yields the sparse vector; `sparse_doc_fn` hands those back to
 `QdrantVectorStore(enable_hybrid=True, ...)` from a cache keyed by text, so no node is encoded twice.
+
+The cache is bounded (`sparse_cache_size` texts, least recently embedded dropped first): VectorStoreIndex
+embeds up to `insert_batch_size` (2048) nodes before the store asks for their sparse vectors, so the
+default 4096 keeps every pending one; a text dropped (or never embedded here) is simply encoded again,
+which costs time, never a wrong vector. Used without a hybrid store, nothing drains it and it stays full.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import Field, PrivateAttr
 
 from ..query_encoder import QueryEncoder
+from ..sparse import SparseVector
 
 SparseBatchLists = tuple[list[list[int]], list[list[float]]]
 
@@ -33,10 +40,12 @@ class LightRetrieverEmbedding(BaseEmbedding):
     device: str | None = Field(default=None, description="Device of the document encoder (default: cuda if any).")
     show_progress: bool = Field(default=False, description="Progress bar while encoding texts.")
     embed_batch_size: int = Field(default=32, gt=0, description="Texts per forward pass.")
+    sparse_cache_size: int = Field(default=4096, gt=0, description=(
+        "Sparse vectors of embedded texts kept for sparse_doc_fn (at least VectorStoreIndex's insert_batch_size)."))
 
     _query_encoder: QueryEncoder | None = PrivateAttr(default=None)
     _document_encoder: Any = PrivateAttr(default=None)
-    _sparse_cache: dict[str, tuple[list[int], list[float]]] = PrivateAttr(default_factory=dict)
+    _sparse_cache: OrderedDict[str, SparseVector] = PrivateAttr(default_factory=OrderedDict)
 
     @classmethod
     def class_name(cls) -> str:
@@ -69,20 +78,27 @@ class LightRetrieverEmbedding(BaseEmbedding):
         encoded = self._documents().encode(list(texts), batch_size=self.embed_batch_size,
                                            show_progress=self.show_progress)
         for text, vector in zip(texts, encoded.sparse, strict=True):
-            self._sparse_cache[text] = (vector.indices.tolist(), vector.values.tolist())
+            self._remember(text, vector)
         return [row.tolist() for row in encoded.dense]
+
+    def _remember(self, text: str, vector: SparseVector) -> None:
+        self._sparse_cache[text] = vector
+        self._sparse_cache.move_to_end(text)
+        while len(self._sparse_cache) > self.sparse_cache_size:
+            self._sparse_cache.popitem(last=False)
 
     # -- sparse functions for QdrantVectorStore(enable_hybrid=True, ...) ---------------------------------
     def sparse_doc_fn(self, texts: list[str]) -> SparseBatchLists:
         """Sparse vectors of node texts: taken from the forward pass that embedded them (then dropped
         from the cache); texts never embedded here are encoded now."""
-        missing = [t for t in texts if t not in self._sparse_cache]
-        if missing:
-            self._get_text_embeddings(missing)
-        pairs = [self._sparse_cache[t] for t in texts]
-        for text in set(texts):
-            self._sparse_cache.pop(text, None)
-        return [p[0] for p in pairs], [p[1] for p in pairs]
+        found = {t: self._sparse_cache.pop(t) for t in set(texts) if t in self._sparse_cache}
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:  # not cached: encode here, without filling the cache again
+            encoded = self._documents().encode(missing, batch_size=self.embed_batch_size,
+                                               show_progress=self.show_progress)
+            found.update(zip(missing, encoded.sparse, strict=True))
+        vectors = [found[t] for t in texts]
+        return [v.indices.tolist() for v in vectors], [v.values.tolist() for v in vectors]
 
     def sparse_query_fn(self, texts: list[str]) -> SparseBatchLists:
         """Sparse vectors of queries: token counts (no model)."""

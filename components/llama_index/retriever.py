@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 from llama_index.core.callbacks.base import CallbackManager
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
+from ..errors import InvalidArgumentError
 from ..searcher import HybridSearcher
 from ..store import Hit
 from ..store.fusion import DEFAULT_FUSION, DEFAULT_RRF_K
@@ -28,8 +30,11 @@ class LightRetrieverRetriever(BaseRetriever):
                  fusion: str = DEFAULT_FUSION, rrf_k: int = DEFAULT_RRF_K, weights: tuple[float, float] | None = None,
                  prefetch: int | None = None, filters: dict[str, Any] | None = None, table: str | None = None,
                  callback_manager: CallbackManager | None = None):
+        if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k <= 0:
+            # checked here, before the store opens, not at the first retrieve()
+            raise InvalidArgumentError(f"top_k must be an int greater than 0, but got {top_k!r}")
         super().__init__(callback_manager=callback_manager)
-        self.top_k = top_k
+        self.top_k = int(top_k)
         self.filters = filters
         self._searcher = HybridSearcher.open(model, store, collection, table=table, mode=mode, fusion=fusion,
                                              rrf_k=rrf_k, weights=weights, prefetch=prefetch)
