@@ -118,7 +118,8 @@ class ClientBackend:
                               "set QDRANT_API_KEY or pass api_key")
 
     def _unreachable(self, exc: BaseException) -> StoreError:
-        return StoreError(f"cannot reach Qdrant at {self.url} ({type(exc).__name__}: {self._safe_text(exc)}); "
+        text = exc.details() if isinstance(exc, grpc.RpcError) and hasattr(exc, "details") else exc
+        return StoreError(f"cannot reach Qdrant at {self.url} ({type(exc).__name__}: {self._safe_text(text)}); "
                           "check the URL, that the server is running, and QDRANT_API_KEY")
 
     def _safe_text(self, exc: BaseException | str) -> str:

@@ -8,10 +8,12 @@ header), so nothing is lost by hiding them.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, unquote_plus, urlsplit, urlunsplit
 
 MASK = "***"
 SECRET_PARAMS = frozenset({"api-key", "api_key", "apikey", "key", "token", "password"})
+SHORT = 8  # secrets shorter than this are masked only where they stand alone
 
 
 def redact(url: str) -> str:
@@ -47,7 +49,10 @@ def scrub(text: str, url: str | None, *extra_secrets: str | None) -> str:
         text = text.replace(url, redact(url))
     secrets = (secrets_in(url) if url else []) + [s for s in extra_secrets if s]
     for secret in sorted(set(secrets), key=len, reverse=True):
-        text = text.replace(secret, MASK)
+        if len(secret) >= SHORT:
+            text = text.replace(secret, MASK)
+        else:  # a short one only as a whole word, or "S" would eat every capital S of the text
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", MASK, text)
     return text
 
 

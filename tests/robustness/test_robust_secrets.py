@@ -22,7 +22,7 @@ from haystack.utils import Secret
 from lightretriever.components.errors import InvalidArgumentError, StoreAuthError, StoreError
 from lightretriever.components.haystack import LightRetrieverDocumentStore, LightRetrieverRetriever
 from lightretriever.components.store import CollectionSchema, QdrantHybridStore
-from lightretriever.components.store.redact import redact
+from lightretriever.components.store.redact import redact, scrub
 from query_artifacts import make_query_artifact
 
 PASSWORD, TOKEN, ENV_KEY = "PW-s3cret", "TOKEN-s3cret", "ENV-s3cret"
@@ -115,12 +115,19 @@ def tiny_schema() -> CollectionSchema:
     ("http://admin:PW@host:6333", "http://***@host:6333"),
     ("https://TOKEN@host", "https://***@host"),
     ("http://host:6333/?api-key=S&x=1", "http://host:6333/?api-key=***&x=1"),
-    ("http://host/?API_KEY=S&apikey=S&Key=S&token=S&password=S", "http://host/?API_KEY=***&apikey=***&Key=***&token=***&password=***"),
+    ("http://host/?API_KEY=S&apikey=S&Key=S&token=S&password=S",
+     "http://host/?API_KEY=***&apikey=***&Key=***&token=***&password=***"),
     ("http://host:6333/prefix", "http://host:6333/prefix"),
     ("http://u:p@[::1", "http://***"),  # unparsable: everything after the scheme is hidden
 ])
 def test_redact_masks_userinfo_and_secret_parameters(url, expected):
     assert redact(url) == expected
+
+
+def test_scrub_masks_the_url_and_its_secrets_in_other_text():
+    url = f"http://admin:{PASSWORD}@h:1/?api-key=S"
+    text = f"StatusCode S of S3: failed to parse {url}; password {PASSWORD}."
+    assert scrub(text, url) == "StatusCode *** of S3: failed to parse http://***@h:1/?api-key=***; password ***."
 
 
 # -- unreachable server -----------------------------------------------------------------------------
@@ -156,8 +163,8 @@ def test_repr_and_messages_show_the_redacted_url(creatable, no_env_key):
     with QdrantHybridStore(url=with_secrets(creatable.url), collection="c", schema=tiny_schema()) as store:
         assert repr(store) == (f"QdrantHybridStore(collection 'c' at {creatable.url.replace('http://', 'http://***@')}"
                                "/?api-key=***&x=1, backend=qdrant-client)")
-    with pytest.raises(StoreError, match=r"collection 'c' at http://\*\*\*@127.0.0.1:\d+/\?api-key=\*\*\*&x=1 does not") \
-            as info:
+    missing = r"collection 'c' at http://\*\*\*@127.0.0.1:\d+/\?api-key=\*\*\*&x=1 does not exist"
+    with pytest.raises(StoreError, match=missing) as info:
         QdrantHybridStore(url=with_secrets(creatable.url), collection="c")  # no schema: nothing to create
     assert_no_secret(shown(info.value))
 
