@@ -34,6 +34,7 @@ from lightretriever.components.artifact import Artifact
 from lightretriever.components.errors import LightRetrieverError
 from lightretriever.components.home import lightretriever_home
 from lightretriever.components.store.fusion import DEFAULT_FUSION
+from lightretriever.components.store.redact import redact
 
 from .beir import BeirDataset
 from .metrics import METRICS, relevant_qrels, retrieval_metrics
@@ -79,7 +80,7 @@ def evaluate(artifact: str | Path | Artifact, dataset: str | Path, split: str = 
     _add_retention(results)
     return {"dataset": data.name, "split": split, "artifact": str(artifact.root), "results": results,
             "queries": len(queries), "documents": index_info["documents"] if index_info else data.document_count(),
-            "k": K, "fusion": fusion, "store": str(location), "collection": collection, "index": index_info,
+            "k": K, "fusion": fusion, "store": redact(str(location)), "collection": collection, "index": index_info,
             "machine": machine()}
 
 
