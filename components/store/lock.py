@@ -41,8 +41,10 @@ class DirectoryLock:
                 ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        try:  # the pid is for the "in use" message only: a full disk must not fail the lock over it
+            os.write(handle.fileno(), str(os.getpid()).encode())
+        except OSError:
+            pass
         self._handle = handle
 
     def release(self) -> None:

@@ -2,8 +2,9 @@
 
 Every point carries the payload `{"id", "title", "text", "meta"}`; `id` is the user's document id and
 the point id is UUIDv5(namespace, id), so writing a document twice replaces it (idempotent indexing).
-The collection records the schema below (qdrant-edge: a JSON file beside the shard; qdrant-client:
-the collection's `metadata`), and opening it with another document encoder is refused.
+The collection records the schema below (qdrant-edge: a JSON file beside the shard and a copy inside
+it, edge.py; qdrant-client: the collection's `metadata`), and opening it with another document encoder
+is refused. What a payload may hold (types, depth, size, ids) is checked by payload.py.
 """
 
 from __future__ import annotations

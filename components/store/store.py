@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import LightRetrieverError, StoreError
+from ..errors import InvalidArgumentError, LightRetrieverError, StoreError
 from ..sparse import SparseVector
 from .fusion import DEFAULT_FUSION, DEFAULT_RRF_K, Fusion, check_mode, linear_fuse
+from .payload import check_documents
 from .plan import Leg, Plan, RawHit
 from .schema import DENSE_VECTOR, SPARSE_VECTOR, CollectionSchema, Hit, StoredDocument, point_id
 
@@ -50,7 +51,7 @@ class QdrantHybridStore:
         if path:
             from .edge import EdgeBackend
 
-            self._backend = EdgeBackend(path, collection, on_disk=on_disk)
+            self._backend = EdgeBackend(path, collection, on_disk=on_disk, create=schema is not None and create)
         else:
             from .client import ClientBackend
 
@@ -109,15 +110,23 @@ class QdrantHybridStore:
     def upsert(self, documents: Sequence[StoredDocument], dense: np.ndarray, sparse: Sequence[SparseVector]) -> int:
         """Write documents with their vectors (rows of `dense`, items of `sparse`), replacing any
         document with the same id. An all-zero dense row or an empty sparse vector (a document with
-        no content) is stored without that vector, so it never matches that leg."""
+        no content) is stored without that vector, so it never matches that leg.
+
+        Everything is checked before the first write (payload.py: ids, metadata types, depth, size;
+        vectors: finite, sparse ids unique and inside the vocabulary; embedded engine: free disk
+        space), so a refused batch (PayloadError, InvalidArgumentError, StoreFullError) writes nothing."""
+        if any(not isinstance(doc, StoredDocument) for doc in documents):
+            raise InvalidArgumentError("upsert takes StoredDocument objects (lightretriever.components.store)")
         dense = np.asarray(dense, dtype=np.float32)
         if dense.ndim != 2 or dense.shape[0] != len(documents) or len(sparse) != len(documents):
-            raise LightRetrieverError(
+            raise InvalidArgumentError(
                 f"upsert got {len(documents)} documents, dense {dense.shape} and {len(sparse)} sparse vectors; "
                 "they must be one row per document")
         if dense.shape[1] != self.schema.dense_dim:
-            raise LightRetrieverError(
+            raise InvalidArgumentError(
                 f"dense vectors have {dense.shape[1]} dims but {self._backend.where} stores {self.schema.dense_dim}")
+        payload_bytes = check_documents(documents)
+        self._check_vectors(documents, dense, sparse)
         points = []
         for doc, row, vec in zip(documents, dense, sparse):
             vectors: dict[str, Any] = {}
@@ -126,9 +135,38 @@ class QdrantHybridStore:
             if len(vec):
                 vectors[SPARSE_VECTOR] = (vec.indices.tolist(), vec.values.tolist())
             points.append((point_id(doc.id), vectors, doc.payload()))
+        reserve = getattr(self._backend, "reserve", None)  # the embedded engine's free-space check
+        if reserve is not None and points:
+            vector_bytes = dense.nbytes + sum(12 * len(vec) for vec in sparse)
+            reserve(payload_bytes + vector_bytes, f"writing {len(points)} documents")
         for start in range(0, len(points), self.write_batch_size):
             self._backend.upsert(points[start:start + self.write_batch_size])
         return len(points)
+
+    def _check_vectors(self, documents: Sequence[StoredDocument], dense: np.ndarray,
+                       sparse: Sequence[SparseVector]) -> None:
+        """NaN/inf would be stored and poison every score; sparse ids outside the vocabulary or repeated
+        would be stored as they are (or, negative, fail inside the engine)."""
+        bad_rows = np.flatnonzero(~np.isfinite(dense).all(axis=1))
+        if len(bad_rows):
+            raise InvalidArgumentError(
+                f"document {documents[bad_rows[0]].id!r}: its dense vector has NaN or infinite values "
+                f"({len(bad_rows)} such document(s) in the batch); nothing of this batch was written")
+        vocab = self.schema.vocab_size
+        for doc, vec in zip(documents, sparse):
+            indices, values = np.asarray(vec.indices), np.asarray(vec.values)
+            if len(indices) != len(values):
+                problem = f"{len(indices)} indices but {len(values)} values"
+            elif len(indices) and (indices.min() < 0 or indices.max() >= vocab):
+                problem = f"token ids must lie in [0, {vocab}) (got {indices.min()}..{indices.max()})"
+            elif len(np.unique(indices)) != len(indices):
+                problem = "token ids repeat"
+            elif not np.isfinite(values).all():
+                problem = "values are NaN or infinite"
+            else:
+                continue
+            raise InvalidArgumentError(
+                f"document {doc.id!r}: its sparse vector is malformed: {problem}; nothing of this batch was written")
 
     def delete(self, ids: Iterable[str]) -> None:
         pids = [point_id(i) for i in ids]
