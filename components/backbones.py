@@ -19,6 +19,7 @@ from torch import nn
 
 from .artifact import Artifact, ArtifactConfig
 from .errors import ArtifactError
+from .fingerprint import verify_document_weights
 
 # Elements of one logits block in the sparse max: bounds the [B, positions, V] temporary.
 _LOGIT_BLOCK = 1 << 25
@@ -124,13 +125,16 @@ def document_vectors(backbone: Backbone, input_ids: torch.Tensor, attention_mask
 
 
 def load_backbone(artifact: Artifact, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> Backbone:
-    """The document model of an artifact: a full model directory, or base + LoRA adapter (merged)."""
+    """The document model of an artifact: a full model directory, or base + LoRA adapter (merged).
+    The one place document weights are loaded, so the one place they are checked against the digest
+    `lightretriever.json` records (a replaced file must never pass as this encoder; see fingerprint.py)."""
     config, spec = artifact.config, artifact.config.document_model
+    verify_document_weights(artifact)
     if spec.path is not None:
-        model = load_hf_model(artifact.root / spec.path, config.backbone, config.sparse_head, dtype=dtype)
+        model = load_hf_model(artifact.document_model_dir(), config.backbone, config.sparse_head, dtype=dtype)
     else:
         model = load_hf_model(spec.base, config.backbone, config.sparse_head, gguf_file=spec.base_gguf_file, dtype=dtype)
-        model = merge_lora(model, artifact.root / spec.adapter)
+        model = merge_lora(model, artifact.adapter_dir())
     return wrap_model(model, config.backbone, config.pooling, config.sparse_head).to(device)
 
 
@@ -146,12 +150,18 @@ def load_hf_model(source: str | Path, backbone: str, sparse_head: str, gguf_file
         kwargs["gguf_file"] = gguf_file
     try:
         model = cls.from_pretrained(str(source), **kwargs)
-    except OSError as exc:
+    except Exception as exc:  # OSError, SafetensorError, ValueError/KeyError from a damaged config, ...
         raise ArtifactError(
-            f"cannot load the document model from {source} ({exc}); it must be a local Hugging Face "
-            "model directory with safetensors weights (or a GGUF file), or a hub id reachable from here"
+            f"cannot load the document model from {source} ({type(exc).__name__}: {_first_line(exc)}); it must be "
+            "a local Hugging Face model directory with intact safetensors weights and config.json (or a GGUF "
+            "file), or a hub id reachable from here; restore the files or rebuild the artifact with "
+            "`lightretriever build`"
         ) from exc
     return model.eval()
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]
 
 
 def merge_lora(model: nn.Module, adapter_dir: Path) -> nn.Module:
@@ -159,7 +169,11 @@ def merge_lora(model: nn.Module, adapter_dir: Path) -> nn.Module:
         from peft import PeftModel
     except ImportError as exc:
         raise ArtifactError("this artifact stores a LoRA adapter: install peft (`pip install lightretriever[peft]`)") from exc
-    return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval()
+    try:
+        return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval()
+    except Exception as exc:  # a damaged adapter_config.json / adapter weights, or an adapter of another base
+        raise ArtifactError(f"cannot load the LoRA adapter {adapter_dir} ({type(exc).__name__}: {_first_line(exc)}); "
+                            "restore its files or rebuild the artifact") from exc
 
 
 def wrap_model(model: nn.Module, backbone: str, pooling: str, sparse_head: str) -> Backbone:

@@ -11,7 +11,6 @@ from tqdm.auto import tqdm
 
 from .artifact import Artifact, SparseSettings, special_token_ids
 from .backbones import document_vectors, load_backbone, resolve_device, resolve_dtype
-from .fingerprint import verify_document_weights
 from .query_encoder import _check_texts
 from .sparse import SparseBatch
 
@@ -43,8 +42,7 @@ class DocumentEncoder:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.sparse_settings = sparse or self.config.sparse
-        verify_document_weights(artifact)  # a replaced weight file must not pass as this encoder
-        self.backbone = load_backbone(artifact, self.device, self.dtype)
+        self.backbone = load_backbone(artifact, self.device, self.dtype)  # checks the weights against their digest
         self._tokenizer = artifact.tokenizer()
         self._tokenizer.enable_truncation(min(max_length or self.config.max_document_length,
                                               self.config.max_document_length))

@@ -299,3 +299,189 @@ def test_an_escaping_path_from_the_cli(tiny):
     _outside_table(tiny)
     edit_json(tiny, _set("tables.default.file", "../outside.safetensors"))
     assert_cli_error(run_cli("encode", str(tiny), "-q", "the cancer", check=False), "points outside the artifact")
+
+
+# -- 1. a replaced document model never passes as the old one ---------------------------------------
+
+def _edit_weights_in_place(file: Path, keep_mtime: bool) -> None:
+    """Change tensor bytes in place: same inode, same size; optionally the old mtime put back (`touch -r`)."""
+    before = os.stat(file)
+    with open(file, "r+b") as handle:
+        header = int.from_bytes(handle.read(8), "little")
+        handle.seek(8 + header + 64)  # inside the first tensor's data
+        chunk = handle.read(256)
+        handle.seek(8 + header + 64)
+        handle.write(bytes(b ^ 0x5A for b in chunk))
+    if keep_mtime:
+        os.utime(file, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(file)
+    assert (after.st_ino, after.st_size) == (before.st_ino, before.st_size)
+    assert not keep_mtime or after.st_mtime_ns == before.st_mtime_ns
+
+
+@pytest.mark.parametrize("keep_mtime", [False, True], ids=["rewritten", "rewritten-mtime-restored"])
+def test_weights_rewritten_in_place_after_a_verified_load_are_refused(tiny, keep_mtime):
+    """The digest cache must not vouch for bytes that changed under an unchanged path/inode/size/mtime."""
+    document_encoder(tiny)  # verified once: the cache now holds this version of the files
+    _edit_weights_in_place(tiny / "model" / "model.safetensors", keep_mtime)
+    with pytest.raises(ArtifactError, match="do not match the digest recorded.*changed since.*lightretriever build"):
+        document_encoder(tiny)
+
+
+def test_a_verified_load_is_cached_and_a_recheck_rehashes(tiny, monkeypatch):
+    import lightretriever.components.fingerprint as fingerprint
+
+    artifact = Artifact.load(tiny, need_document_model=True)
+    fingerprint.verify_document_weights(artifact)
+    hashed = []
+    monkeypatch.setattr(fingerprint, "weights_digest", lambda a: hashed.append(a) or a.config.document_weights_digest)
+    fingerprint.verify_document_weights(artifact)
+    assert hashed == []  # the second start reads no weight byte
+    fingerprint.verify_document_weights(artifact, recheck=True)
+    assert len(hashed) == 1
+
+
+def _another_tiny_llama(tmp_path: Path) -> Path:
+    from conftest import save_tiny_llama
+
+    return save_tiny_llama(tmp_path / "other-llama", seed=7)
+
+
+def test_another_model_with_the_same_size_is_refused(tiny, tmp_path):
+    other = _another_tiny_llama(tmp_path) / "model.safetensors"
+    assert other.stat().st_size == (tiny / "model" / "model.safetensors").stat().st_size
+    shutil.copyfile(other, tiny / "model" / "model.safetensors")
+    with pytest.raises(ArtifactError, match="do not match the digest"):
+        document_encoder(tiny)
+
+
+def test_an_added_weight_shard_is_refused(tiny):
+    shutil.copyfile(tiny / "model" / "model.safetensors", tiny / "model" / "model-extra.safetensors")
+    with pytest.raises(ArtifactError, match="do not match the digest.*model-extra.safetensors"):
+        document_encoder(tiny)
+
+
+@pytest.mark.parametrize("key, value", [("hidden_size", 32), ("num_hidden_layers", 1),
+                                        ("architectures", ["MistralForCausalLM"])])
+def test_a_changed_model_config_is_refused(tiny, key, value):
+    file = tiny / "model" / "config.json"
+    config = json.loads(file.read_text())
+    config[key] = value
+    file.write_text(json.dumps(config))
+    with pytest.raises(ArtifactError, match="do not match the digest"):
+        document_encoder(tiny)
+
+
+def test_a_pickle_beside_the_safetensors_is_never_loaded(tiny, tiny_llama_artifact):
+    """`pytorch_model.bin` is not read (safetensors only), so it changes nothing and is not refused."""
+    import torch
+
+    reference = document_encoder(tiny).encode(DOCS, show_progress=False).dense
+    torch.save({"model.embed_tokens.weight": torch.zeros(43, 64)}, tiny / "model" / "pytorch_model.bin")
+    assert np.array_equal(document_encoder(tiny).encode(DOCS, show_progress=False).dense, reference)
+
+
+def test_a_replaced_tokenizer_changes_the_fingerprint(tiny, tiny_llama_artifact):
+    """The tokenizer is hashed into the fingerprint itself: an index of the old one refuses the new one."""
+    file = tiny / "tokenizer.json"
+    tokenizer = json.loads(file.read_text())
+    vocab = tokenizer["model"]["vocab"]
+    vocab["cancer"], vocab["cell"] = vocab["cell"], vocab["cancer"]  # same size, other ids
+    file.write_text(json.dumps(tokenizer))
+    assert Artifact.load(tiny).document_fingerprint() != tiny_llama_artifact.document_fingerprint()
+
+
+def _shard(tiny: Path) -> Path:
+    """The tiny artifact's model saved as two shards + index, its digest recorded (a genuine sharded build)."""
+    from safetensors.torch import load_file, save_file
+
+    from lightretriever.components.fingerprint import weights_digest
+
+    model = tiny / "model"
+    tensors = load_file(str(model / "model.safetensors"))
+    names = sorted(tensors)
+    halves = {"model-00001-of-00002.safetensors": names[: len(names) // 2],
+              "model-00002-of-00002.safetensors": names[len(names) // 2:]}
+    for shard, keys in halves.items():
+        save_file({k: tensors[k] for k in keys}, str(model / shard), metadata={"format": "pt"})
+    (model / "model.safetensors").unlink()
+    index = {"metadata": {}, "weight_map": {k: shard for shard, keys in halves.items() for k in keys}}
+    (model / "model.safetensors.index.json").write_text(json.dumps(index))
+    edit_json(tiny, _set("document_weights_digest", weights_digest(Artifact.load(tiny, need_document_model=True))))
+    return model / "model.safetensors.index.json"
+
+
+def test_a_sharded_model_loads_with_its_recorded_digest(tiny, tiny_llama_artifact):
+    from lightretriever.components import DocumentEncoder
+
+    _shard(tiny)
+    expected = DocumentEncoder(tiny_llama_artifact, device="cpu", dtype="float32").encode(DOCS, show_progress=False)
+    assert np.allclose(document_encoder(tiny).encode(DOCS, show_progress=False).dense, expected.dense, atol=1e-6)
+
+
+@pytest.mark.parametrize("edit", ["shard dropped", "escaping shard"])
+def test_an_edited_shard_index_is_refused(tiny, tmp_path, edit):
+    """A shard dropped from the index would leave its weights randomly initialised; a `../` name would load
+    a file outside the artifact. Neither file is hashed into the digest, so the index itself is checked."""
+    index_file = _shard(tiny)
+    index = json.loads(index_file.read_text())
+    for name, shard in index["weight_map"].items():
+        if shard.startswith("model-00002"):
+            index["weight_map"][name] = ("model-00001-of-00002.safetensors" if edit == "shard dropped"
+                                         else "../../outside.safetensors")
+    index_file.write_text(json.dumps(index))
+    with pytest.raises(ArtifactError, match=r"model.safetensors.index.json: the shard index names"):
+        document_encoder(tiny)
+
+
+LOADERS = ["export-table", "train base (load_backbone)", "haystack document embedder", "llama-index embedding"]
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_every_loader_of_document_weights_refuses_replaced_weights(tiny, tmp_path, loader):
+    shutil.copyfile(_another_tiny_llama(tmp_path) / "model.safetensors", tiny / "model" / "model.safetensors")
+    if loader == "export-table":
+        assert_cli_error(run_cli("export-table", str(tiny), "--name", "other", check=False), "do not match the digest")
+        return
+    with pytest.raises(ArtifactError, match="do not match the digest"):
+        if loader == "train base (load_backbone)":
+            from lightretriever.components.backbones import load_backbone  # what train's _trainable_backbone calls
+
+            load_backbone(Artifact.load(tiny, need_document_model=True), "cpu")
+        elif loader == "haystack document embedder":
+            from lightretriever.components.haystack import LightRetrieverDocumentEmbedder
+
+            LightRetrieverDocumentEmbedder(model=str(tiny), device="cpu").warm_up()
+        else:
+            from lightretriever.components.llama_index import LightRetrieverEmbedding
+
+            LightRetrieverEmbedding(model_name=str(tiny), device="cpu").get_text_embedding("the cancer")
+
+
+def _corpus(tmp_path: Path) -> Path:
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"_id": str(i), "text": t}) + "\n" for i, t in enumerate(DOCS)))
+    return corpus
+
+
+def test_index_refuses_replaced_weights_and_writes_nothing(tiny, tmp_path):
+    """`lightretriever index` of the tampered copy into a collection the original wrote: refused, count unchanged."""
+    corpus, store = _corpus(tmp_path), tmp_path / "store"
+    original = tmp_path / "original"
+    shutil.copytree(tiny, original)
+    run_cli("index", str(original), "--corpus", str(corpus), "--store", str(store), "--collection", "c")
+    _edit_weights_in_place(tiny / "model" / "model.safetensors", keep_mtime=True)
+    more = tmp_path / "more.jsonl"
+    more.write_text(json.dumps({"_id": "new", "text": "the brain of mice"}) + "\n")
+    assert_cli_error(run_cli("index", str(tiny), "--corpus", str(more), "--store", str(store), "--collection", "c",
+                             check=False), "do not match the digest")
+    from lightretriever.components import QdrantHybridStore
+
+    with QdrantHybridStore.from_location(str(store), "c") as opened:
+        assert opened.count() == len(DOCS)
+
+
+def test_encode_corpus_refuses_replaced_weights(tiny, tmp_path):
+    _edit_weights_in_place(tiny / "model" / "model.safetensors", keep_mtime=False)
+    assert_cli_error(run_cli("encode-corpus", str(tiny), "--corpus", str(_corpus(tmp_path)), "--out",
+                             str(tmp_path / "vectors.safetensors"), check=False), "do not match the digest")
