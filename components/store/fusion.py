@@ -9,14 +9,24 @@
   min-max normalised to [0, 1] and summed with weights (0.7 dense, 0.3 sparse); a document missing
   from a leg gets 0 from it. One deviation: a leg whose candidates all tie (or has one candidate)
   normalises to 1, not 0 (the reference divides by max-min+1e-8), so appearing in it still counts.
+
+Determinism: a query gets the same hits alone (`search`) and in a batch (`search_batch`). Equal scores
+(common with RRF: ranks (i, j) and (j, i) tie exactly) come back in engine order, which differs between
+a single and a batched request, so the top k is taken by (score desc, document id): each request asks
+for k + TIE_MARGIN hits, and one whose k-th score still ties its last hit is asked again with twice the
+limit (`query_tie_safe`). Linear fusion breaks ties at its cut by point id. Ties at a leg's prefetch
+depth are the engine's to break.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import numbers
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 
-from ..errors import LightRetrieverError
-from .plan import RawHit
+from ..errors import InvalidArgumentError
+from .plan import Plan, RawHit
 
 FUSIONS = ("rrf", "dbsf", "linear")
 MODES = ("dense", "sparse", "hybrid")
@@ -26,6 +36,8 @@ DEFAULT_LINEAR_WEIGHTS = (0.7, 0.3)
 # artifact kind (zero-shot, adapted, adapted + labels) on the collections at hand. Every entry point's
 # default (searcher, store, Haystack / LlamaIndex retrievers, CLI, evaluate, quickstart) reads this.
 DEFAULT_FUSION = "dbsf"
+# Extra hits asked for beyond k so that a tie across the k-th place is usually settled in one request.
+TIE_MARGIN = 4
 
 
 @dataclass(frozen=True)
@@ -37,40 +49,89 @@ class Fusion:
     @classmethod
     def parse(cls, kind: str = DEFAULT_FUSION, rrf_k: int = DEFAULT_RRF_K,
               weights: tuple[float, float] | list[float] | None = None) -> "Fusion":
+        """Checked here, once, for every entry point: a NaN, infinite or negative weight would turn every
+        fused score into NaN or invert the ranking without an error."""
         if isinstance(kind, Fusion):
             return kind
-        if kind not in FUSIONS:
-            raise LightRetrieverError(f"fusion={kind!r} is not known; use one of {FUSIONS}")
-        if rrf_k < 0:
-            raise LightRetrieverError(f"rrf_k={rrf_k} must be >= 0")
+        if not isinstance(kind, str) or kind not in FUSIONS:
+            raise InvalidArgumentError(f"fusion={kind!r} is not known; use one of {FUSIONS}")
+        rrf_k = _check_rrf_k(rrf_k)
         if weights is not None:
-            weights = tuple(float(w) for w in weights)
-            if len(weights) != 2 or min(weights) < 0:
-                raise LightRetrieverError(f"weights={weights} must be two non-negative numbers (dense, sparse)")
+            weights = _check_weights(weights)
             if kind == "dbsf":
-                raise LightRetrieverError("weights apply to rrf and linear fusion, not dbsf")
-        return cls(kind=kind, rrf_k=int(rrf_k), weights=weights)
+                raise InvalidArgumentError("weights apply to rrf and linear fusion, not dbsf")
+        return cls(kind=kind, rrf_k=rrf_k, weights=weights)
 
     def linear_weights(self) -> tuple[float, float]:
         return self.weights or DEFAULT_LINEAR_WEIGHTS
 
 
+def _check_rrf_k(rrf_k) -> int:
+    if (isinstance(rrf_k, bool) or not isinstance(rrf_k, numbers.Real) or not math.isfinite(rrf_k)
+            or rrf_k != int(rrf_k) or rrf_k < 0):
+        raise InvalidArgumentError(f"rrf_k={rrf_k!r} must be a whole number >= 0 (the usual value is 60)")
+    return int(rrf_k)
+
+
+def _check_weights(weights) -> tuple[float, float]:
+    hint = "pass two finite, non-negative numbers (dense, sparse), not both zero, e.g. weights=(0.7, 0.3)"
+    if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__") or len(weights) != 2:
+        raise InvalidArgumentError(f"weights={weights!r}: {hint}")
+    if any(isinstance(w, bool) or not isinstance(w, numbers.Real) for w in weights):
+        raise InvalidArgumentError(f"weights={weights!r} are not numbers: {hint}")
+    values = tuple(float(w) for w in weights)
+    if not all(math.isfinite(w) and w >= 0 for w in values) or not any(values):
+        raise InvalidArgumentError(f"weights={values}: {hint}")
+    return values
+
+
 def check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise LightRetrieverError(f"mode={mode!r} is not known; use one of {MODES}")
+    if not isinstance(mode, str) or mode not in MODES:
+        raise InvalidArgumentError(f"mode={mode!r} is not known; use one of {MODES}")
     return mode
 
 
 def linear_fuse(dense: list[RawHit], sparse: list[RawHit], weights: tuple[float, float], limit: int) -> list[RawHit]:
-    """Weighted sum of per-query min-max normalised scores; ties keep dense-leg order first."""
+    """Weighted sum of per-query min-max normalised scores; ties at the cut are broken by point id."""
     fused: dict[str, float] = {}
     payloads: dict[str, dict] = {}
     for hits, weight in ((dense, weights[0]), (sparse, weights[1])):
         for hit, norm in zip(hits, _min_max([h.score for h in hits])):
             fused[hit.point_id] = fused.get(hit.point_id, 0.0) + weight * norm
             payloads.setdefault(hit.point_id, hit.payload)
-    ranked = sorted(fused.items(), key=lambda item: -item[1])[:limit]
+    ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:limit]  # ties: by point id
     return [RawHit(pid, score, payloads[pid]) for pid, score in ranked]
+
+
+def query_tie_safe(run: Callable[[list[Plan]], list[list[RawHit]]], plans: list[Plan], k: int,
+                   ranked: Collection[int]) -> list[list[RawHit]]:
+    """Run `plans`; those at the indices in `ranked` return their top k by (score desc, document id),
+    whatever order the engine gives equal scores in (see the module docstring). The others run as given."""
+    limits = {i: k + TIE_MARGIN for i in ranked}
+    results = run([replace(p, limit=limits[i]) if i in limits else p for i, p in enumerate(plans)])
+    for i in limits:
+        results[i] = sorted(results[i], key=_tie_key)
+    pending = [i for i in limits if _tie_at_cut(results[i], k, limits[i])]
+    while pending:
+        for i in pending:
+            limits[i] *= 2
+        again = run([replace(plans[i], limit=limits[i]) for i in pending])
+        for i, hits in zip(pending, again):
+            results[i] = sorted(hits, key=_tie_key)
+        pending = [i for i in pending if _tie_at_cut(results[i], k, limits[i])]
+    for i in limits:
+        results[i] = results[i][:k]
+    return results
+
+
+def _tie_key(hit: RawHit) -> tuple[float, str]:
+    return -hit.score, str(hit.payload.get("id", ""))  # the document id, as Hit.id reads it
+
+
+def _tie_at_cut(hits: list[RawHit], k: int, limit: int) -> bool:
+    """True when documents not returned may score as high as the k-th: the list is full and the
+    k-th score equals the last one."""
+    return len(hits) >= limit and len(hits) > k and hits[k - 1].score == hits[-1].score
 
 
 def _min_max(scores: list[float]) -> list[float]:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError, LightRetrieverError, StoreError
 from ..sparse import SparseVector
-from .fusion import DEFAULT_FUSION, DEFAULT_RRF_K, Fusion, check_mode, linear_fuse
+from .fusion import DEFAULT_FUSION, DEFAULT_RRF_K, Fusion, check_mode, linear_fuse, query_tie_safe
 from .payload import check_documents
 from .plan import Leg, Plan, RawHit
 from .schema import DENSE_VECTOR, SPARSE_VECTOR, CollectionSchema, Hit, StoredDocument, point_id
@@ -252,7 +252,8 @@ class QdrantHybridStore:
             else:
                 slots.append(("single", [len(plans)]))
                 plans.append(Plan(legs=tuple(legs), limit=k, fusion=fusion, filters=filters))
-        results = self._backend.query(plans) if plans else []
+        ranked = [idx[0] for kind, idx in slots if kind == "single"]  # linear legs are fused in Python
+        results = query_tie_safe(self._backend.query, plans, k, ranked) if plans else []
         out = []
         for kind, idx in slots:
             if kind == "empty":
