@@ -15,6 +15,12 @@ path (`meta.a.b[3]`) and the fix:
 - size: at most MAX_PAYLOAD_BYTES of UTF-8 per document (measured: the engine round-trips 64 MiB; the
   limit keeps one batch's WAL entries and in-memory payloads reasonable).
 
+Floats are stored as doubles but not always bit for bit: qdrant-edge (0.9) parses payload numbers with
+serde_json's fast float parser, which returns the neighbouring double (relative error <= 2.5e-16) for
+about 1 computed float in 5 (measured: 775 of 4,006 random doubles). Values with at most 15 significant
+digits and a magnitude between 1e-4 and 1e15 (0.5, 2.25, 123456.789) came back exactly in every
+measurement (20,000 of them). Store the value as a string when its exact bits matter.
+
 The whole batch is checked before the first write, so a refused batch leaves nothing half-written.
 """
 
