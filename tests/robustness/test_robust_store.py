@@ -150,6 +150,15 @@ def test_storable_edge_values_round_trip_unchanged(store):
     assert store.get(["edge"])[0].meta == meta
 
 
+def test_floats_of_up_to_15_digits_round_trip_exactly(store):
+    """What payload.py promises for floats (qdrant-edge may move others by 1 ULP)."""
+    rng = np.random.default_rng(0)
+    values = [float(f"{v:.15g}") for v in rng.random(500) * 10.0 ** rng.integers(-4, 15, 500)]
+    docs = [StoredDocument(id=f"f{i}", text="t", meta={"v": v}) for i, v in enumerate(values)]
+    write(store, docs)
+    assert [d.meta["v"] for d in store.get([d.id for d in docs])] == values
+
+
 def test_text_and_title_must_be_strings(store):
     with pytest.raises(PayloadError, match=r"document 'x': field 'text' is NoneType, not str"):
         write(store, [StoredDocument(id="x", text=None)])
