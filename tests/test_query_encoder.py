@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lightretriever.components import QueryEncoder
+from lightretriever.components.errors import QueryError
 from query_artifacts import make_query_artifact
 
 QUERIES = [
@@ -106,9 +107,9 @@ def test_empty_batch(query_artifact):
 
 def test_wrong_input_types_are_refused_with_a_clear_message(query_artifact):
     encoder = QueryEncoder(query_artifact[0])
-    with pytest.raises(TypeError, match="list of strings"):
+    with pytest.raises(QueryError, match="list of strings"):
         encoder.encode("a single string")
-    with pytest.raises(TypeError, match="query 1 is NoneType"):
+    with pytest.raises(QueryError, match="query 1 is NoneType"):
         encoder.encode(["ok", None])
 
 

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import qdrant_edge as q
 
 from ..errors import LightRetrieverError, StoreError, StoreFullError
@@ -39,7 +40,9 @@ SHARD_DIR = "shard"
 
 class EdgeDialect:
     def match(self, key, value):
-        return q.FieldCondition(key=key, match=q.MatchValue(value))
+        # qdrant-edge reads a Python bool as the integer 1/0 (so `== True` would match x=1, never
+        # x=true); numpy's bool_ reaches it as a boolean.
+        return q.FieldCondition(key=key, match=q.MatchValue(np.bool_(value) if isinstance(value, bool) else value))
 
     def match_any(self, key, values):
         return q.FieldCondition(key=key, match=q.MatchAny(values))

@@ -27,17 +27,6 @@ X_VALUES = {"int2": 2, "float2": 2.0, "float25": 2.5, "true": True, "false": Fal
             "str2": "2", "null": None, "missing": ..., "big": 2**62 + 1}
 
 
-def _edge_matches_booleans() -> bool:
-    """qdrant-edge's MatchValue takes a Python bool as the integer 1/0 (pyo3 tries int first); the edge
-    dialect must pass numpy.bool_ for `== True` to match booleans (see the report for issue 13)."""
-    from lightretriever.components.store.edge import _DIALECT
-
-    return _DIALECT.match("k", True).match.value is True
-
-
-EDGE_BOOL = _edge_matches_booleans()
-
-
 def write(store: QdrantHybridStore, metas: dict[str, dict]) -> None:
     docs = [StoredDocument(id=name, text=f"text {name}", meta=meta) for name, meta in metas.items()]
     vectors = np.tile(np.array([1.0, 0.0], dtype=np.float32), (len(docs), 1))
@@ -111,9 +100,8 @@ BOOL_CASES = [
 
 
 @pytest.mark.parametrize("filters,expected", BOOL_CASES)
-def test_booleans_match_booleans(x_store, backend, filters, expected, request):
-    if backend == "edge" and not EDGE_BOOL:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="edge.py's match() must pass numpy.bool_"))
+def test_booleans_match_booleans(x_store, filters, expected):
+    """qdrant-edge reads a Python bool as 1/0; the edge dialect passes numpy.bool_ so booleans match."""
     assert selected(x_store, filters) == expected
 
 
@@ -298,8 +286,6 @@ def reference_selects(filters) -> set[str]:
 
 
 FUZZ_VALUES = POOL + [7.25, "z"]
-if not EDGE_BOOL:  # until edge.py passes numpy.bool_, booleans in filter values would fail on edge
-    FUZZ_VALUES = [v for v in FUZZ_VALUES if not isinstance(v, bool)]
 # refusable values and fields, drawn rarely so that most filters are evaluated
 values = st.sampled_from(FUZZ_VALUES * 6 + [float("nan"), float("inf"), 2**70])
 comparison = st.fixed_dictionaries({
