@@ -14,6 +14,7 @@ refuse a collection that another document encoder wrote. Search takes already-en
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,11 @@ class QdrantHybridStore:
             return cls(url=text, collection=collection, **kwargs)
         if text == ":memory:":
             return cls(location=text, collection=collection, **kwargs)
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):  # grpc://, ftp://, a typo'd scheme: not a folder name
+            from .redact import redact
+
+            raise StoreError(f"--store {redact(text)}: only http:// and https:// URLs reach a Qdrant server "
+                             "(gRPC too, with prefer_grpc=True); anything else is read as a directory path")
         return cls(Path(text), collection=collection, **kwargs)
 
     def _open(self, schema: CollectionSchema | None, create: bool) -> CollectionSchema:

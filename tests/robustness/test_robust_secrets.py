@@ -268,3 +268,16 @@ def test_haystack_retriever_round_trip_keeps_the_secret(tmp_path, monkeypatch):
     assert_no_secret(json.dumps(data))
     again = LightRetrieverRetriever.from_dict(data)
     assert again.document_store.api_key.to_dict() == ENV_SECRET and again.top_k == 3
+
+
+def test_a_store_url_of_another_scheme_is_refused_without_its_secret(tmp_path, monkeypatch):
+    """`ftp://admin:PW@x:1` used to become the directory `ftp:/admin:PW@x:1/<collection>` (created in the
+    working directory), and the "does not exist" message printed the password."""
+    from lightretriever.components.store import QdrantHybridStore
+
+    monkeypatch.chdir(tmp_path)
+    for url in ("ftp://admin:HUNTER2PW@x:1", "grpc://h:6334/?api-key=HUNTER2PW"):
+        with pytest.raises(StoreError, match="only http:// and https://") as caught:
+            QdrantHybridStore.from_location(url, "c")
+        assert "HUNTER2PW" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
