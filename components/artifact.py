@@ -11,6 +11,18 @@ Layout (paths relative to the directory)::
 Only the query side (tokenizer + tables) is needed to encode queries, so a query server may
 ship without the document weights; `Artifact.load(path, need_document_model=True)` checks them.
 This module imports no torch: it sits on the query path.
+
+Loading refuses, with an ArtifactError naming the file or field and the fix:
+* a `lightretriever.json` that is not an object of exactly the format_version-1 fields, each of its
+  JSON type and range (an unknown field is refused, not ignored: version 1 promises these fields, and
+  a silently dropped one would change behaviour unseen);
+* a path field (`tables.*.file`, `tables.*.token_weights`, `document_model.path`, `document_model.adapter`)
+  or a file at a fixed name (tokenizer.json, model files) that resolves outside the artifact: absolute,
+  `..`, or a symlink pointing out. Symlinks inside the artifact and hard links (what `adapt` makes) are
+  fine. `document_model.base` is the one field meant to point outside (a base model for a LoRA adapter);
+* table and weight files whose safetensors header does not parse (truncated, empty, random bytes, a
+  forged header length). Only headers are read here; the weights' digest is verified where they are
+  loaded (`fingerprint.verify_document_weights`), so query start-up never hashes gigabytes.
 """
 
 from __future__ import annotations

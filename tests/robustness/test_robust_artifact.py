@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import run_cli
-
 from lightretriever.components import Artifact, ArtifactError
 from lightretriever.components.artifact import CONFIG_NAME
 
@@ -215,9 +214,8 @@ def test_damaged_document_weights_from_the_cli(tiny, tmp_path):
 
 def test_token_weights_with_nan_are_refused(tiny):
     """A NaN query weight would give every query holding that token NaN sparse scores."""
-    from safetensors.numpy import save_file
-
     from lightretriever.components import QueryEncoder
+    from safetensors.numpy import save_file
 
     weights = np.ones(43, np.float32)
     weights[3] = np.nan
@@ -277,6 +275,14 @@ def test_symlink_out_of_the_artifact_is_refused(tiny):
         Artifact.load(tiny)
 
 
+def test_symlinked_tokenizer_out_of_the_artifact_is_refused(tiny):
+    outside = tiny.parent / "tokenizer.json"
+    shutil.move(tiny / "tokenizer.json", outside)
+    (tiny / "tokenizer.json").symlink_to(outside)
+    with pytest.raises(ArtifactError, match=r"tokenizer.json 'tokenizer.json' points outside the artifact"):
+        Artifact.load(tiny)
+
+
 def test_symlinked_weight_file_out_of_the_artifact_is_refused(tiny, tiny_llama_base):
     weights = tiny / "model" / "model.safetensors"
     weights.unlink()
@@ -329,7 +335,7 @@ def test_weights_rewritten_in_place_after_a_verified_load_are_refused(tiny, keep
 
 
 def test_a_verified_load_is_cached_and_a_recheck_rehashes(tiny, monkeypatch):
-    import lightretriever.components.fingerprint as fingerprint
+    from lightretriever.components import fingerprint
 
     artifact = Artifact.load(tiny, need_document_model=True)
     fingerprint.verify_document_weights(artifact)
@@ -393,9 +399,8 @@ def test_a_replaced_tokenizer_changes_the_fingerprint(tiny, tiny_llama_artifact)
 
 def _shard(tiny: Path) -> Path:
     """The tiny artifact's model saved as two shards + index, its digest recorded (a genuine sharded build)."""
-    from safetensors.torch import load_file, save_file
-
     from lightretriever.components.fingerprint import weights_digest
+    from safetensors.torch import load_file, save_file
 
     model = tiny / "model"
     tensors = load_file(str(model / "model.safetensors"))
@@ -445,11 +450,15 @@ def test_every_loader_of_document_weights_refuses_replaced_weights(tiny, tmp_pat
         return
     with pytest.raises(ArtifactError, match="do not match the digest"):
         if loader == "train base (load_backbone)":
-            from lightretriever.components.backbones import load_backbone  # what train's _trainable_backbone calls
+            from lightretriever.components.backbones import (
+                load_backbone,  # what train's _trainable_backbone calls
+            )
 
             load_backbone(Artifact.load(tiny, need_document_model=True), "cpu")
         elif loader == "haystack document embedder":
-            from lightretriever.components.haystack import LightRetrieverDocumentEmbedder
+            from lightretriever.components.haystack import (
+                LightRetrieverDocumentEmbedder,
+            )
 
             LightRetrieverDocumentEmbedder(model=str(tiny), device="cpu").warm_up()
         else:
@@ -485,3 +494,27 @@ def test_encode_corpus_refuses_replaced_weights(tiny, tmp_path):
     _edit_weights_in_place(tiny / "model" / "model.safetensors", keep_mtime=False)
     assert_cli_error(run_cli("encode-corpus", str(tiny), "--corpus", str(_corpus(tmp_path)), "--out",
                              str(tmp_path / "vectors.safetensors"), check=False), "do not match the digest")
+
+
+# -- 3. the real encoder (MiniLM): damage on the document side -------------------------------------
+
+MINILM_DAMAGES = {
+    "model.safetensors truncated": (lambda root: _truncate(root / "model" / "model.safetensors"), "model.safetensors"),
+    "model.safetensors empty": (lambda root: _empty(root / "model" / "model.safetensors"), "model.safetensors"),
+    "config.json not JSON": (lambda root: (root / "model" / "config.json").write_text('{"hidden_size": 3'),
+                             "config.json is not valid JSON"),
+    "pad_id out of vocabulary": (lambda root: edit_json(root, _set("special_tokens.pad_id", 999999)),
+                                 "special_tokens.pad_id is 999999"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(MINILM_DAMAGES))
+def test_damaged_minilm_document_side(minilm_artifact, tmp_path, home, damage):
+    root = Path(shutil.copytree(minilm_artifact.root, tmp_path / "minilm"))
+    apply, fragment = MINILM_DAMAGES[damage]
+    apply(root)
+    from lightretriever.components import DocumentEncoder
+
+    with pytest.raises(ArtifactError, match=fragment):
+        DocumentEncoder.from_pretrained(root, device="cpu")
+    assert_cli_error(run_cli("encode", str(root), "-d", "Aspirin lowers the risk of stroke.", check=False), fragment)
