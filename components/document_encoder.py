@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from .artifact import Artifact, SparseSettings, special_token_ids
 from .backbones import document_vectors, load_backbone, resolve_device, resolve_dtype
-from .query_encoder import _check_texts
+from .texts import check_texts
 from .sparse import SparseBatch
 
 
@@ -58,7 +58,7 @@ class DocumentEncoder:
         return self.config.dense_dim
 
     def encode(self, texts: list[str], batch_size: int = 32, show_progress: bool = True) -> DocumentEmbeddings:
-        _check_texts(texts)
+        texts = check_texts(texts, kind="document")
         # Surrounding whitespace is dropped first: byte-level BPE would turn it into tokens.
         ids = [e.ids for e in self._tokenizer.encode_batch([t.strip() for t in texts], add_special_tokens=True)]
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first: OOM shows at once
@@ -78,7 +78,7 @@ class DocumentEncoder:
                      description: str = "Encoding documents (dense)") -> np.ndarray:
         """Dense vectors only, float32 [n, dim]: the vocabulary head is half of a document pass, and
         training against frozen documents (or a full-model query teacher) never uses it."""
-        _check_texts(texts)
+        texts = check_texts(texts, kind="document")
         ids = [e.ids for e in self._tokenizer.encode_batch([t.strip() for t in texts], add_special_tokens=True)]
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         out = np.zeros((len(ids), self.dim), dtype=np.float32)

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from .artifact import Artifact, special_token_ids
-from .errors import QueryError
 from .sparse import SparseBatch
 from .tables import dequantize, load_table, load_token_weights
+from .texts import check_texts
 
 # Queries per work unit of the table sum: big enough to amortise numpy call overhead, small
 # enough that the unit's output rows and gather buffer stay in L2 cache.
@@ -73,7 +73,7 @@ class QueryTokenizer:
         self._is_special[np.asarray(special_token_ids(self._tokenizer), dtype=np.int64)] = True
 
     def __call__(self, texts: list[str]) -> TokenizedQueries:
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         # Surrounding whitespace is dropped first: byte-level BPE would turn it into tokens.
         texts = [self.prefix + t if t else "" for t in (t.strip() for t in texts)]
         encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
@@ -223,37 +223,3 @@ def _normalise_rows(acc: np.ndarray) -> None:
         np.divide(acc, norms, out=acc)
     else:
         np.divide(acc, norms, out=acc, where=norms > 0)
-
-
-def _check_texts(texts) -> list[str]:
-    """The batch as a list of valid Unicode strings, or a QueryError naming the first bad position.
-
-    Python strings can hold lone surrogates (e.g. "abc\\ud800", or argv bytes that are not UTF-8,
-    which Python decodes with surrogateescape); no tokenizer can encode them, so they are refused here."""
-    if isinstance(texts, (str, bytes)):
-        raise QueryError(f"encode takes a list of strings, got a single {type(texts).__name__}; "
-                         "wrap a single query as [query]")
-    try:
-        texts = list(texts)
-    except TypeError:
-        raise QueryError(f"encode takes a list of strings, got {type(texts).__name__}") from None
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            hint = " (decode it first, e.g. text.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) else ""
-            raise QueryError(f"query {i} is {type(text).__name__}, not str{hint}: pass valid Unicode text")
-        if not text.isascii():
-            _check_unicode(i, text)
-    return texts
-
-
-def _check_unicode(i: int, text: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        char = text[exc.start]
-        if 0xDC80 <= ord(char) <= 0xDCFF:  # surrogateescape: a byte that was not UTF-8
-            what = f"byte 0x{ord(char) - 0xDC00:02x} that is not UTF-8"
-        else:
-            what = f"lone surrogate {char!r}"
-        raise QueryError(f"query {i} is not valid Unicode text: {what} at character {exc.start}; "
-                         "pass valid Unicode text (decode bytes as UTF-8, or fix the text's encoding)") from None

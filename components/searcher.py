@@ -14,7 +14,8 @@ from typing import Any
 from pathlib import Path
 
 from .artifact import Artifact
-from .query_encoder import QueryEncoder, _check_texts
+from .query_encoder import QueryEncoder
+from .texts import check_texts
 from .store import CollectionSchema, Hit, QdrantHybridStore
 from .store.fusion import DEFAULT_FUSION
 
@@ -57,7 +58,7 @@ class HybridSearcher:
         """Encode all queries at once, then one batched engine request; times are per batch, split evenly."""
         options = {"mode": self.mode, "fusion": self.fusion, "rrf_k": self.rrf_k, "weights": self.weights,
                    "prefetch": self.prefetch, **overrides}
-        queries = _check_texts(queries)  # a str here would silently become one query per character
+        queries = check_texts(queries)  # a str here would silently become one query per character
         start = time.perf_counter()
         encoded = self.encoder.encode(queries)
         encoded_at = time.perf_counter()

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from lightretriever.components import DocumentEncoder, SparseSettings
+from lightretriever.components.errors import InvalidArgumentError
 
 pytestmark = pytest.mark.slow
 
@@ -74,5 +75,7 @@ def test_long_emoji_cjk_and_symbol_texts_are_encoded(encoder):
 
 
 def test_wrong_input_types_are_refused(encoder):
-    with pytest.raises(TypeError, match="list of strings"):
+    with pytest.raises(InvalidArgumentError, match="list of strings"):
         encoder.encode("one string")
+    with pytest.raises(InvalidArgumentError, match="document 1 is not valid Unicode text: lone surrogate"):
+        encoder.encode(["fine", "bad \ud800"])
