@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lightretriever.components.errors import LightRetrieverError
 
+from .arguments import non_negative_int, positive_float, positive_int
 from .corpus import add_field_arguments
 
 
@@ -36,16 +37,16 @@ def add_adapt_parser(sub) -> None:
                        "directory or URL, with --collection) instead of encoding them: no document forward pass")
     adapt.add_argument("--collection", default=None, help="the collection of --index")
     add_field_arguments(adapt)
-    adapt.add_argument("--pseudo-queries", type=int, default=24000, metavar="N", help="label-free queries cut from the corpus")
-    adapt.add_argument("--max-documents", type=int, default=20000, metavar="N",
+    adapt.add_argument("--pseudo-queries", type=non_negative_int, default=24000, metavar="N", help="label-free queries cut from the corpus")
+    adapt.add_argument("--max-documents", type=positive_int, default=20000, metavar="N",
                        help="corpus sample the table is trained to rank (its dense vectors are the main cost)")
-    adapt.add_argument("--document-seconds", type=float, default=300.0, metavar="S",
+    adapt.add_argument("--document-seconds", type=positive_float, default=300.0, metavar="S",
                        help="time budget for encoding that sample: it is cut to what fits (cached vectors are free)")
-    adapt.add_argument("--document-length", type=int, default=128, metavar="TOKENS",
+    adapt.add_argument("--document-length", type=positive_int, default=128, metavar="TOKENS",
                        help="truncate the sampled documents at this many tokens for their (training-only) vectors")
-    adapt.add_argument("--epochs", type=int, default=4)
-    adapt.add_argument("--batch-size", type=int, default=128)
-    adapt.add_argument("--learning-rate", type=float, default=1e-2)
+    adapt.add_argument("--epochs", type=positive_int, default=4)
+    adapt.add_argument("--batch-size", type=positive_int, default=128)
+    adapt.add_argument("--learning-rate", type=positive_float, default=1e-2)
     adapt.add_argument("--table-dtype", choices=["float32", "float16", "int8"], default=None,
                        help="default: the base table's dtype")
     adapt.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
@@ -55,7 +56,8 @@ def add_adapt_parser(sub) -> None:
     adapt.add_argument("--resume", action="store_true", help="continue an interrupted run from its last epoch")
     adapt.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     adapt.add_argument("--json", action="store_true", help="print a JSON summary at the end")
-    adapt.set_defaults(run=run_adapt)
+    adapt.set_defaults(run=run_adapt, interrupted="rerun the same command with --resume to continue from the last "
+                                                   "finished epoch")
 
 
 def run_adapt(args) -> int:
@@ -65,7 +67,7 @@ def run_adapt(args) -> int:
 
     corpus_file, beir_queries = _corpus_location(Path(args.corpus))
     fields = FieldMap.with_overrides(args.id_field, args.text_field, args.title_field)
-    documents = _documents(corpus_file, fields)
+    documents = _documents(corpus_file, fields)  # read whole (a bad line: CorpusError) before any model loads
     queries = _read_queries(Path(args.queries)) if args.queries else {}
     qrels, labelled = None, None
     if args.qrels:
@@ -149,24 +151,23 @@ def _documents(path: Path, fields):
 
 def _read_queries(path: Path) -> dict[str, str]:
     """id -> text. JSONL lines with `_id`/`id` and `text`/`query`; other lines are a query each (id = line number)."""
-    from lightretriever.training.data import open_text
+    from lightretriever.training.data import numbered_lines
 
     if not path.is_file():
         raise AdaptInputError(f"queries file {path} does not exist")
     queries: dict[str, str] = {}
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            record = _json_object(line)
-            if record is None:
-                queries[str(number)] = line
-                continue
-            text = record.get("text", record.get("query"))
-            if not isinstance(text, str):
-                raise AdaptInputError(f"{path}:{number}: a JSON query needs a string `text` (or `query`) field")
-            queries[str(record.get("_id", record.get("id", number)))] = text
+    for number, line in numbered_lines(path, AdaptInputError):  # not UTF-8, a broken .gz: file:line
+        line = line.strip()
+        if not line:
+            continue
+        record = _json_object(line)
+        if record is None:
+            queries[str(number)] = line
+            continue
+        text = record.get("text", record.get("query"))
+        if not isinstance(text, str):
+            raise AdaptInputError(f"{path}:{number}: a JSON query needs a string `text` (or `query`) field")
+        queries[str(record.get("_id", record.get("id", number)))] = text
     return queries
 
 
@@ -175,6 +176,6 @@ def _json_object(line: str) -> dict | None:
         return None
     try:
         record = json.loads(line)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     return record if isinstance(record, dict) else None

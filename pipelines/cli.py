@@ -4,24 +4,73 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import math
+import os
 import sys
 import time
+from pathlib import Path
 
 from lightretriever.components.artifact import SPARSE_VOCABULARIES
-from lightretriever.components.errors import LightRetrieverError
+from lightretriever.components.errors import InvalidArgumentError, LightRetrieverError
 from lightretriever.components.store.fusion import DEFAULT_FUSION, DEFAULT_RRF_K, FUSIONS
+from lightretriever.components.texts import check_texts
 
+from .arguments import non_negative_float, non_negative_int, positive_int
 from .corpus import add_field_arguments
+
+EXIT_ERROR, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 2, 141, 130  # 141/130: as a shell reports SIGPIPE/SIGINT
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    """Run one command. A user's mistake or a fault of the environment (LightRetrieverError, OSError) is
+    one `error:` line and exit 2; Ctrl-C is one line and exit 130; a closed pipe (`| head`) exits quietly."""
+    args = None
     try:
+        args = _parser().parse_args(argv)
+        _show_library_warnings()
         return args.run(args) or 0
     except LightRetrieverError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print(f"interrupted{_interrupted_note(args)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:  # permission denied, a missing directory, a read-only disk: not a bug to trace
+        where = f": {exc.filename}" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{where}; check the path, its directory and their permissions")
+
+
+def _fail(message: str) -> int:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)  # one line, whatever the message holds
+    return EXIT_ERROR
+
+
+def _interrupted_note(args) -> str:
+    note = getattr(args, "interrupted", None)
+    return f": {note}" if note else ""
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush does not complain again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _show_library_warnings() -> None:
+    """Warnings logged by lightretriever (e.g. documents without text) as `warning: ...` lines on stderr."""
+    logger = logging.getLogger("lightretriever")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        handler.setLevel(logging.WARNING)
+        logger.addHandler(handler)
+        logger.propagate = False
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,12 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--pooling", choices=["last", "mean", "cls"], help="override the default pooling")
     build.add_argument("--sparse-head", choices=["lm_head", "mlm_head", "tied_embeddings"])
     build.add_argument("--lowercase", action="store_true", help="lowercase every text (baked into the tokenizer)")
-    build.add_argument("--max-query-length", type=int, default=512)
-    build.add_argument("--max-document-length", type=int, default=None,
+    build.add_argument("--max-query-length", type=positive_int, default=512)
+    build.add_argument("--max-document-length", type=positive_int, default=None,
                        help="document truncation in tokens (default: the checkpoint's sentence-transformers "
                             "max_seq_length, else min(512, max positions))")
-    build.add_argument("--sparse-threshold", type=float, default=0.01)
-    build.add_argument("--sparse-top-k", type=int, default=0,
+    build.add_argument("--sparse-threshold", type=non_negative_float, default=0.01)
+    build.add_argument("--sparse-top-k", type=non_negative_int, default=0,
                        help="keep at most the k largest weights per document (0 keeps all above the threshold)")
     build.add_argument("--sparse-vocabulary", choices=list(SPARSE_VOCABULARIES), default="input",
                        help="input: score only each document's own tokens (right for an untrained head); "
@@ -57,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--name", default=None, help="table name (default: the artifact's default table)")
     export.add_argument("--dtype", default=None, choices=["float32", "float16", "int8"])
     export.add_argument("--method", default="auto", choices=["auto", "prefix-kv", "naive"])
-    export.add_argument("--batch-size", type=int, default=512)
+    export.add_argument("--batch-size", type=positive_int, default=512)
     export.add_argument("--set-default", action="store_true", help="make this table the default")
     export.add_argument("--zero-shot", action=argparse.BooleanOptionalAction, default=None,
                         help="centre the rows and apply the Zipf prior (training/zero_shot.py); default: as the "
@@ -77,28 +126,33 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--corpus", required=True, help="JSONL, one document per line (BEIR corpus.jsonl works)")
     _store_arguments(index)
     index.add_argument("--resume", action="store_true", help="skip documents already stored (after an interruption)")
-    index.add_argument("--limit", type=int, help="index only the first N documents (to try things out)")
-    index.add_argument("--batch-size", type=int, default=256, help="documents read, encoded and written per step")
+    index.add_argument("--limit", type=positive_int, help="index only the first N documents (to try things out)")
+    index.add_argument("--batch-size", type=positive_int, default=256,
+                       help="documents read, encoded and written per step")
     add_field_arguments(index)
     index.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     index.add_argument("--on-disk", action="store_true", help="keep vectors on disk (large collections)")
-    index.add_argument("--shard-number", type=int, help="server/cluster only: shards of a new collection")
-    index.add_argument("--replication-factor", type=int, help="server/cluster only: replicas of a new collection")
+    index.add_argument("--shard-number", type=positive_int, help="server/cluster only: shards of a new collection")
+    index.add_argument("--replication-factor", type=positive_int,
+                       help="server/cluster only: replicas of a new collection")
     index.add_argument("--vectors", metavar="FILE",
                        help="take each document's vectors from this file (made by `encode-corpus` with the same "
                             "document encoder) instead of running the model")
-    index.add_argument("--json", action="store_true", help='print {"read", "written", "skipped", "count"} at the end')
-    index.set_defaults(run=_index)
+    index.add_argument("--json", action="store_true", help='print {"read", "written", "skipped", "count"} at the end '
+                                                           '(and "empty": documents without text, when there are any)')
+    index.set_defaults(run=_index, interrupted="every batch written so far is stored; rerun the same command with "
+                                               "--resume to continue")
 
     encode_corpus = sub.add_parser("encode-corpus", help="encode a JSONL corpus once into a document-vector file "
                                                          "(for `index --vectors`)")
     encode_corpus.add_argument("artifact")
     encode_corpus.add_argument("--corpus", required=True, help="JSONL, one document per line (BEIR corpus.jsonl works)")
     encode_corpus.add_argument("--out", required=True, help="the .safetensors file to write")
-    encode_corpus.add_argument("--batch-size", type=int, default=32, help="documents per forward pass")
+    encode_corpus.add_argument("--batch-size", type=positive_int, default=32, help="documents per forward pass")
     add_field_arguments(encode_corpus)
     encode_corpus.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
-    encode_corpus.set_defaults(run=_encode_corpus)
+    encode_corpus.set_defaults(run=_encode_corpus, interrupted="nothing was written (the file is written whole, "
+                                                                 "at the end); rerun the command")
 
     from .train_cli import add_train_parser  # argparse only; the training package loads on use
 
@@ -112,13 +166,14 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("artifact")
     search.add_argument("query")
     _store_arguments(search)
-    search.add_argument("-k", type=int, default=10, help="number of hits")
+    search.add_argument("-k", type=positive_int, default=10, help="number of hits")
     search.add_argument("--mode", default="hybrid", choices=["dense", "sparse", "hybrid"])
     search.add_argument("--fusion", default=DEFAULT_FUSION, choices=list(FUSIONS))
-    search.add_argument("--rrf-k", type=int, default=DEFAULT_RRF_K, help="RRF constant k (score = sum 1/(rank + k))")
+    search.add_argument("--rrf-k", type=non_negative_int, default=DEFAULT_RRF_K,
+                        help="RRF constant k (score = sum 1/(rank + k))")
     search.add_argument("--weights", type=_weights, help="dense,sparse weights for rrf/linear (linear default 0.7,0.3)")
-    search.add_argument("--prefetch", type=int, help="candidates per leg before fusion (default max(100, k))")
-    search.add_argument("--filter", type=json.loads, help='Haystack-style filter JSON, e.g. \'{"field": "meta.year", '
+    search.add_argument("--prefetch", type=positive_int, help="candidates per leg before fusion (default max(100, k))")
+    search.add_argument("--filter", type=_json_filter, help='Haystack-style filter JSON, e.g. \'{"field": "meta.year", '
                                                           '"operator": ">=", "value": 2020}\'')
     search.add_argument("--table", help="query table name (default: the artifact's default table)")
     search.add_argument("--json", action="store_true", help='print {"hits": [...], "encode_ms", "search_ms"}')
@@ -138,8 +193,8 @@ def _parser() -> argparse.ArgumentParser:
                                "indexed on first use (default: $LIGHTRETRIEVER_HOME/stores, "
                                "LIGHTRETRIEVER_HOME=~/.cache/lightretriever)")
     evaluate.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
-    evaluate.add_argument("--batch-size", type=int, default=64, help="queries per forward pass / search request")
-    evaluate.add_argument("--max-queries", type=int, help="evaluate only the split's first N queries")
+    evaluate.add_argument("--batch-size", type=positive_int, default=64, help="queries per forward pass / search request")
+    evaluate.add_argument("--max-queries", type=positive_int, help="evaluate only the split's first N queries")
     evaluate.add_argument("--device", default=None, help="full model / indexing: cpu, cuda, ... (default: cuda "
                                                          "when available)")
     evaluate.set_defaults(run=_evaluate)
@@ -166,17 +221,46 @@ def _weights(text: str) -> tuple[float, float]:
         dense, sparse = (float(x) for x in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected two numbers 'DENSE,SPARSE', got {text!r}") from None
+    if not all(math.isfinite(w) and w >= 0 for w in (dense, sparse)) or dense + sparse == 0:
+        raise argparse.ArgumentTypeError(f"expected two finite numbers >= 0, not both 0, got {text!r}")
     return dense, sparse
+
+
+def _json_filter(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc.msg} at character {exc.pos}): {text[:80]!r}") from None
+
+
+def _check_output_file(path: str, flag: str, example: str) -> Path:
+    """An output file is checked (and its directory made) before the work that fills it: a missing or
+    read-only directory found only at the end would throw the work away."""
+    out = Path(path)
+    if out.is_dir():
+        raise InvalidArgumentError(f"{flag} {out} is a directory; pass a file name, e.g. {out / example}")
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise InvalidArgumentError(f"{flag} {out}: {blocking} is a file, not a directory; pick another location")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidArgumentError(f"{flag} {out}: cannot create its directory ({exc.strerror or exc}); "
+                                   "pick a writable location") from None
+    if not os.access(out.parent, os.W_OK):
+        raise InvalidArgumentError(f"{flag} {out}: {out.parent} is not writable; pick a writable location")
+    return out
 
 
 def _index(args) -> int | None:
     from lightretriever.components import Artifact, DocumentEncoder
     from lightretriever.components.store import CollectionSchema, QdrantHybridStore
 
-    from .corpus import FieldMap
+    from .corpus import FieldMap, count_documents
     from .indexing import index_corpus
     from .vectors import load_vectors
 
+    total = count_documents(args.corpus)  # a missing or undecodable corpus: refused before the model or the store
     # with --vectors the model is never run: the query side (tokenizer, table) and the fingerprint suffice
     artifact = Artifact.load(args.artifact, need_document_model=not args.vectors)
     vectors = load_vectors(args.vectors, artifact) if args.vectors else None
@@ -189,18 +273,15 @@ def _index(args) -> int | None:
         encoder = None if vectors else DocumentEncoder(artifact, device=args.device)
         report = index_corpus(args.corpus, store, encoder, batch_size=args.batch_size, resume=args.resume,
                               fields=fields, limit=args.limit, vectors=vectors,
-                              show_progress=not args.json or sys.stderr.isatty())
-    except KeyboardInterrupt:
-        print("interrupted: every batch written so far is stored; rerun the same command with --resume "
-              "to continue", file=sys.stderr)
-        return 130
+                              show_progress=not args.json or sys.stderr.isatty(), total=total)
     finally:
         store.close()
     if report.duplicate_ids:
         print(f"warning: {report.duplicate_ids} documents repeat an earlier id; the last copy is stored",
               file=sys.stderr)
     if args.json:
-        print(json.dumps({k: getattr(report, k) for k in ("read", "written", "skipped", "count")}))
+        keys = ("read", "written", "skipped", "count") + (("empty",) if report.empty else ())
+        print(json.dumps({k: getattr(report, k) for k in keys}))
     else:
         print(f"indexed {args.corpus} into {store}: read {report.read}, written {report.written}, "
               f"skipped {report.skipped}; the collection holds {report.count} documents ({report.seconds:.1f} s)")
@@ -209,9 +290,11 @@ def _index(args) -> int | None:
 def _encode_corpus(args) -> None:
     from lightretriever.components import Artifact
 
-    from .corpus import FieldMap
+    from .corpus import FieldMap, count_documents
     from .vectors import encode_corpus, load_vectors
 
+    count_documents(args.corpus)  # the corpus and --out are checked before the model loads
+    _check_output_file(args.out, "--out", "vectors.safetensors")
     artifact = Artifact.load(args.artifact, need_document_model=True)
     fields = FieldMap.with_overrides(args.id_field, args.text_field, args.title_field)
     started = time.perf_counter()
@@ -224,6 +307,7 @@ def _encode_corpus(args) -> None:
 def _search(args) -> None:
     from lightretriever.components.searcher import HybridSearcher
 
+    check_texts([args.query], "query")  # bytes that are not UTF-8: refused before a store is opened
     searcher = HybridSearcher.open(args.artifact, args.store, args.collection, table=args.table, mode=args.mode,
                                    fusion=args.fusion, rrf_k=args.rrf_k, weights=args.weights, prefetch=args.prefetch)
     try:
@@ -248,6 +332,8 @@ def _evaluate(args) -> None:
 
     from .evaluate import evaluate, format_table
 
+    if args.json:
+        _check_output_file(args.json, "--json", "results.json")
     result = evaluate(args.artifact, args.dataset, split=args.split, modes=args.modes, fusion=args.fusion,
                       store=args.store, batch_size=args.batch_size, max_queries=args.max_queries,
                       device=args.device)
@@ -303,6 +389,8 @@ def _encode(args) -> None:
 
     from lightretriever.components import DocumentEncoder, QueryEncoder
 
+    check_texts(args.query, "query")  # before any model loads
+    check_texts(args.doc, "document")
     result: dict = {}
     query_encoder = QueryEncoder.from_pretrained(args.artifact)
     started = time.perf_counter()  # encoding only: loading is a one-off

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from .arguments import fraction, non_negative_float, non_negative_int, positive_float, positive_int
+
 VARIANT_DEFAULTS = {
     # table-only: cosine to the full query + in-batch score KL (label-free), plus InfoNCE on the labelled
     # queries (SciFact: dense nDCG@10 0.61 without it, 0.76 with it)
@@ -26,25 +28,25 @@ def add_train_parser(sub) -> None:
                       help="train only the query table rows by distillation (cheapest; the index stays valid)")
     train.add_argument("--split", default="train")
     train.add_argument("--instruction", default="", help="query instruction (when BASE is a model, not an artifact)")
-    train.add_argument("--hard-negatives", type=int, default=3, help="BM25-mined negatives per query")
-    train.add_argument("--negative-depth", type=int, default=50)
-    train.add_argument("--distill-pseudo-queries", type=int, default=0, metavar="N",
+    train.add_argument("--hard-negatives", type=non_negative_int, default=3, help="BM25-mined negatives per query")
+    train.add_argument("--negative-depth", type=positive_int, default=50)
+    train.add_argument("--distill-pseudo-queries", type=non_negative_int, default=0, metavar="N",
                        help="add N label-free pseudo-queries from the corpus, trained by distillation")
-    train.add_argument("--max-passage-length", type=int, default=None, help="default: the artifact's document length")
+    train.add_argument("--max-passage-length", type=positive_int, default=None, help="default: the artifact's document length")
     train.add_argument("--lora", action=argparse.BooleanOptionalAction, default=None,
                        help="LoRA adapters (default: on for decoders, off for encoders)")
-    train.add_argument("--lora-r", type=int, default=16)
-    train.add_argument("--epochs", type=float, default=1.0)
+    train.add_argument("--lora-r", type=positive_int, default=16)
+    train.add_argument("--epochs", type=positive_float, default=1.0)
     train.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs when > 0")
-    train.add_argument("--batch-size", type=int, default=16, help="queries per device per step")
-    train.add_argument("--gradient-accumulation", type=int, default=1)
-    train.add_argument("--learning-rate", type=float, default=None, help="default: 2e-5, or 3e-3 with --table-only")
-    train.add_argument("--warmup-ratio", type=float, default=0.05)
+    train.add_argument("--batch-size", type=positive_int, default=16, help="queries per device per step")
+    train.add_argument("--gradient-accumulation", type=positive_int, default=1)
+    train.add_argument("--learning-rate", type=positive_float, default=None, help="default: 2e-5, or 3e-3 with --table-only")
+    train.add_argument("--warmup-ratio", type=fraction, default=0.05)
     train.add_argument("--bf16", action="store_true")
     train.add_argument("--gradient-checkpointing", action="store_true")
     train.add_argument("--seed", type=int, default=42)
-    train.add_argument("--save-steps", type=int, default=200)
-    train.add_argument("--logging-steps", type=int, default=10)
+    train.add_argument("--save-steps", type=positive_int, default=200)
+    train.add_argument("--logging-steps", type=positive_int, default=10)
     train.add_argument("--report-to", default="none", help="none, tensorboard, ... (a JSONL log is always written)")
     for name, default, text in (("dense-temperature", 0.02, "τ of the dense InfoNCE"),
                                 ("sparse-temperature", 1.0, "τ of the token-count InfoNCE"),
@@ -53,13 +55,15 @@ def add_train_parser(sub) -> None:
                                 ("flops-warmup-steps", 4000, "quadratic FLOPS warm-up"),
                                 ("distill-weight", None, "KL of table-query scores towards full-query scores"),
                                 ("cosine-weight", None, "1 - cos(table query, full query)")):
-        kind = int if name == "flops-warmup-steps" else float
+        kind = (non_negative_int if name == "flops-warmup-steps" else positive_float if "temperature" in name
+                else non_negative_float)
         train.add_argument(f"--{name}", type=kind, default=default, help=text)
     train.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUT.train/")
     train.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     train.add_argument("--json", action="store_true", help="print the result as JSON")
-    train.set_defaults(run=run_train)
+    train.set_defaults(run=run_train, interrupted="rerun the same command with --resume to continue from the last "
+                                                   "checkpoint")
 
 
 def config_from_args(args):
