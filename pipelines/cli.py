@@ -1,4 +1,8 @@
-"""The `lightretriever` command line."""
+"""The `lightretriever` command line.
+
+Exit status: 0 done; 2 refused (a bad input, argument or environment: one `error:` line naming it and the
+fix, never a traceback); 130 interrupted (Ctrl-C; the line says what was kept); 141 the output pipe closed.
+"""
 
 from __future__ import annotations
 

@@ -104,6 +104,12 @@ def test_adapt_reports_a_bad_corpus_line(minilm_artifact, tmp_path):
                      check=False)
     assert "c.jsonl:21: byte 0xe9" in one_error(result)
     assert not (tmp_path / "a").exists()
+    queries = tmp_path / "q.txt"
+    queries.write_bytes(b"heart disease\nna\xefve query\n")
+    result = run_cli("adapt", str(minilm_artifact.root), "--corpus", str(write(tmp_path / "ok.jsonl", scifact_rows(3))),
+                     "--queries", str(queries), "--out", str(tmp_path / "a"), check=False)
+    assert "q.txt:2: byte 0xef" in one_error(result)
+    assert not (tmp_path / "a").exists()
 
 
 # -- numbers outside their range stop at the command line ------------------------------------------------
@@ -257,3 +263,21 @@ def test_ctrl_c_while_indexing_says_what_was_kept_and_resume_finishes(minilm_art
     resumed = subprocess.run(command + ["--resume", "--json"], capture_output=True, text=True, check=True)
     report = json.loads(resumed.stdout)
     assert report["count"] == 64 and report["skipped"] >= 4 and report["written"] + report["skipped"] == 64
+
+
+@pytest.mark.parametrize("fault,code,line", [
+    (PermissionError(13, "Permission denied", "/srv/store"), 2,
+     "error: Permission denied: /srv/store; check the path, its directory and their permissions"),
+    (KeyboardInterrupt(), 130, "interrupted"),
+])
+def test_faults_of_the_environment_are_one_line(monkeypatch, capsys, fault, code, line):
+    """Running as root here, a real permission error cannot be made (root reads everything): the command
+    itself raises it, as the engine does on a store directory the user may not write."""
+    import lightretriever.pipelines.cli as cli
+
+    def raise_fault(args):
+        raise fault
+
+    monkeypatch.setattr(cli, "_search", raise_fault)
+    assert main(["search", "ART", "query", "--store", "S"]) == code
+    assert capsys.readouterr().err.splitlines() == [line]
