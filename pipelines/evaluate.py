@@ -142,6 +142,7 @@ def open_collection(context: _Context, data: BeirDataset, location):
     """Yield (store, collection name, index info); index the corpus only if the collection lacks documents."""
     from lightretriever.components.store import CollectionSchema, QdrantHybridStore
 
+    from .corpus import count_documents
     from .indexing import index_corpus
 
     schema = CollectionSchema.from_artifact(context.artifact)
@@ -153,6 +154,7 @@ def open_collection(context: _Context, data: BeirDataset, location):
         if before < documents:
             _say(context.show_progress, f"indexing {data.corpus} into {store} ({before}/{documents} stored; "
                                         "resumable: rerun to continue after an interruption)")
+            count_documents(data.corpus)  # a damaged corpus is refused before the full model loads
             report = index_corpus(data.corpus, store, context.document_encoder(), resume=True,
                                   show_progress=context.show_progress)
             info.update(written=report.written, count=report.count, seconds=report.seconds)

@@ -27,6 +27,7 @@ from lightretriever.components.artifact import Artifact
 from lightretriever.components.errors import LightRetrieverError
 from lightretriever.components.store.fusion import DEFAULT_FUSION, FUSIONS
 
+from .arguments import non_negative_int, positive_int
 from .beir import BeirDataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -288,9 +289,9 @@ def add_quickstart_parser(sub) -> None:
     parser.add_argument("--encode-documents", action="store_true",
                         help="encode all documents here (~15 min on 2 cores) instead of the committed vectors")
     parser.add_argument("--fusion", default=DEFAULT_FUSION, choices=list(FUSIONS), help="hybrid fusion")
-    parser.add_argument("--check-sample", type=int, default=64,
+    parser.add_argument("--check-sample", type=non_negative_int, default=64,
                         help="documents re-encoded live to check the committed vectors")
-    parser.add_argument("--max-queries", type=int, default=None, help="evaluate only the first N test queries")
+    parser.add_argument("--max-queries", type=positive_int, default=None, help="evaluate only the first N test queries")
     parser.set_defaults(run=_run)
 
 

@@ -244,4 +244,4 @@ def test_adapt_cli_errors_name_the_fix(tmp_path):
     corpus.write_text('{"_id": "1", "text": "heart"}\n')
     bad = run_cli("adapt", "nowhere", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--epochs", "0",
                   check=False)
-    assert bad.returncode == 2 and "--epochs must be at least 1" in bad.stderr
+    assert bad.returncode == 2 and "argument --epochs: must be a positive integer" in bad.stderr
