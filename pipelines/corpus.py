@@ -32,7 +32,7 @@ from pathlib import Path
 from lightretriever.components.errors import CorpusError
 from lightretriever.components.store import StoredDocument
 # one .jsonl / .jsonl.gz line reader with file:line errors (no torch import)
-from lightretriever.training.data import numbered_lines, numbered_raw_lines, utf8_line
+from lightretriever.training.data import json_object, numbered_lines, numbered_raw_lines, utf8_line
 
 ID_FIELDS = ("_id", "id", "docid", "doc_id")
 TEXT_FIELDS = ("text", "contents", "content", "body")
@@ -113,15 +113,7 @@ def _document(line: str, fields: FieldMap, where: str) -> StoredDocument:
 
 
 def _json_object(line: str, where: str) -> dict:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise CorpusError(f"{where}: not valid JSON ({exc.msg}); fix or remove the line and rerun with --resume") from exc
-    except RecursionError:
-        raise CorpusError(f"{where}: JSON nested too deeply to read; flatten the line") from None
-    if not isinstance(record, dict):
-        raise CorpusError(f"{where}: expected a JSON object per line, got {type(record).__name__}")
-    return record
+    return json_object(line, where, CorpusError, then=" and rerun with --resume")
 
 
 def _document_id(value, fields: FieldMap, where: str) -> str:

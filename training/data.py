@@ -118,15 +118,21 @@ def _jsonl(path: Path, show_progress: bool = False, desc: str | None = None) -> 
         if not line.strip():
             continue
         where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TrainingDataError(f"{where}: not valid JSON ({exc.msg}); fix or remove the line") from exc
-        except RecursionError:
-            raise TrainingDataError(f"{where}: JSON nested too deeply to read; flatten the line") from None
-        if not isinstance(record, dict):
-            raise TrainingDataError(f"{where}: expected a JSON object per line, got {type(record).__name__}")
-        yield where, record
+        yield where, json_object(line, where, TrainingDataError)
+
+
+def json_object(line: str, where: str, error: type[Exception], then: str = "") -> dict:
+    """One JSONL line as a dict, or `error` naming `where` (file:line); `then` ends the fix
+    (e.g. " and rerun with --resume")."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise error(f"{where}: not valid JSON ({exc.msg}); fix or remove the line{then}") from exc
+    except RecursionError:
+        raise error(f"{where}: JSON nested too deeply to read; flatten the line") from None
+    if not isinstance(record, dict):
+        raise error(f"{where}: expected a JSON object per line, got {type(record).__name__}")
+    return record
 
 
 def _string_field(record: dict, key: str, where: str, required: bool = True) -> str:
