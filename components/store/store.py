@@ -14,6 +14,7 @@ refuse a collection that another document encoder wrote. Search takes already-en
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -243,6 +244,9 @@ class QdrantHybridStore:
             raise LightRetrieverError(
                 f"query vectors have {np.asarray(dense).shape[-1]} dims but {self._backend.where} stores "
                 f"{self.schema.dense_dim}")
+        if dense is not None and not np.isfinite(np.asarray(dense, dtype=np.float32)).all():
+            raise InvalidArgumentError("a dense query vector holds NaN or infinite values; the engine would rank "
+                                       "by them silently. Check the query encoder's table (re-export it)")
         plans: list[Plan] = []
         slots: list[tuple[str, list[int]]] = []  # how to turn each query's plan results into hits
         for i in range(n):
@@ -279,12 +283,13 @@ class QdrantHybridStore:
 
     @staticmethod
     def _prefetch_depth(k: int, prefetch: int | None) -> int:
-        if k <= 0:
-            raise LightRetrieverError(f"k={k} must be positive")
+        for name, value in (("k", k), ("prefetch", prefetch)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+                raise InvalidArgumentError(f"{name}={value!r} must be a whole number >= 1")
         if prefetch is None:
             return max(DEFAULT_PREFETCH, k)
         if prefetch < k:
-            raise LightRetrieverError(
+            raise InvalidArgumentError(
                 f"prefetch={prefetch} is smaller than k={k}: fusion could return at most {prefetch} "
                 "documents; raise prefetch (each leg's candidate depth) to at least k")
         return prefetch

@@ -543,3 +543,17 @@ def test_cli_index_on_a_full_disk_exits_2_with_one_line(tiny_llama_artifact, tmp
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "MiB free on its disk but creating the collection needs" in errors[0]
+
+
+def test_search_refuses_meaningless_k_prefetch_and_non_finite_query_vectors(tmp_path):
+    schema = CollectionSchema(dense_dim=4, vocab_size=50, document_fingerprint="f")
+    with QdrantHybridStore(tmp_path, collection="c", schema=schema) as store:
+        store.upsert([StoredDocument(id="a", text="a")], np.eye(4, dtype=np.float32)[:1],
+                     [SparseVector(np.array([3]), np.array([1.0], dtype=np.float32))])
+        query = np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)
+        for bad in ({"k": 0}, {"k": 2.5}, {"k": True}, {"k": "3"}, {"prefetch": 0}):
+            with pytest.raises(InvalidArgumentError, match=f"{next(iter(bad))}="):
+                store.search(query, None, mode="dense", **bad)
+        with pytest.raises(InvalidArgumentError, match="NaN or infinite"):
+            store.search(np.array([np.nan, 0, 0, 1], dtype=np.float32), None, mode="dense")
+        assert [h.id for h in store.search(query, None, mode="dense", k=1)] == ["a"]
