@@ -42,7 +42,9 @@ def measure_encode_speed(artifact: Artifact, texts: list[str], document_encoder,
                          repeats: int = 10) -> EncodeSpeed:
     from lightretriever.components.query_encoder import QueryEncoder
 
-    from .evaluate import full_forward, full_query_text
+    from lightretriever.training.teacher_text import teacher_query_texts
+
+    from .evaluate import full_forward
 
     light = QueryEncoder(artifact)
     tokens = light.tokenize(texts)
@@ -50,7 +52,7 @@ def measure_encode_speed(artifact: Artifact, texts: list[str], document_encoder,
     light_s = _best(lambda: light.encode_tokenized(tokens), repeats)
 
     tokenizer = document_encoder._tokenizer  # the encoder's own, with its truncation
-    ids = [e.ids for e in tokenizer.encode_batch([full_query_text(artifact, t) for t in texts],
+    ids = [e.ids for e in tokenizer.encode_batch(teacher_query_texts(artifact, texts),
                                                  add_special_tokens=True)]
     full_forward(document_encoder, ids[:8], batch_size, with_sparse=True)  # warm-up
     dense_s = _best(lambda: full_forward(document_encoder, ids, batch_size), 2)

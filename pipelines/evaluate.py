@@ -1,7 +1,8 @@
 """`lightretriever evaluate`: retrieval quality and query cost of an artifact on a BEIR dataset.
 
 Modes (top-100 each, over the split's queries that have a relevant document):
-  full    the symmetric full model: DocumentEncoder on `instruction + query` (what the table approximates),
+  full    the symmetric full model: DocumentEncoder on `instruction + query` (what the table approximates:
+          training/teacher_text.py, the very text training's teacher encodes),
           its dense vector searched against the dense index;
   dense / sparse / hybrid   LightRetriever's query side: QueryEncoder (table lookup + token counts) then
           the store's dense leg, sparse leg, or both fused (`fusion`);
@@ -35,6 +36,7 @@ from lightretriever.components.errors import LightRetrieverError
 from lightretriever.components.home import lightretriever_home
 from lightretriever.components.store.fusion import DEFAULT_FUSION
 from lightretriever.components.store.redact import redact
+from lightretriever.training.teacher_text import teacher_query_texts
 
 from .beir import BeirDataset
 from .metrics import METRICS, relevant_qrels, retrieval_metrics
@@ -188,7 +190,7 @@ def run_light(context: _Context, mode: str, fusion: str) -> dict:
 def run_full(context: _Context, mode: str, fusion: str) -> dict:
     """The document encoder on the query text (dense vector, dense index): what the table stands in for."""
     encoder = context.document_encoder()
-    texts = [full_query_text(context.artifact, t) for t in context.texts]
+    texts = teacher_query_texts(context.artifact, context.texts)  # the text training's teacher encodes
     tokenizer = encoder._tokenizer  # the encoder's own (same truncation), so the ids are exactly what encode() uses
     encoder.encode_ids([e.ids for e in tokenizer.encode_batch(texts[:WARM_UP], add_special_tokens=True)],
                        with_sparse=False)
@@ -200,14 +202,6 @@ def run_full(context: _Context, mode: str, fusion: str) -> dict:
     rankings, search_s = _search(context, dense, None, {"mode": "dense"}, "full: search")
     return {"rankings": rankings, "tokenize_s": tokenized - started, "encode_s": encoded_at - tokenized,
             "search_s": search_s, "forward": "DocumentEncoder.encode_ids, dense head only"}
-
-
-def full_query_text(artifact: Artifact, query: str) -> str:
-    """`instruction + query_prefix + query`: the token context of a table row; the plain query without one."""
-    config = artifact.config
-    instruction = config.tables[config.default_table].instruction
-    # stripped as DocumentEncoder.encode strips every text
-    return f"{instruction}{config.query_prefix}{query.strip()}".strip() if instruction else query.strip()
 
 
 def full_forward(encoder, ids: list[list[int]], batch_size: int, show_progress: bool = False,

@@ -7,6 +7,7 @@ The slice is small because document encoding runs at ~3-6 documents/s on the 2-c
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import importlib.util
 import json
@@ -14,13 +15,15 @@ import shutil
 from math import log2
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import run_cli
 from lightretriever.components.store.fusion import DEFAULT_FUSION
 from lightretriever.pipelines.beir import BeirDataset, DatasetError, read_qrels
-from lightretriever.pipelines.evaluate import MODES, EvaluationError, evaluate, full_query_text, parse_modes
+from lightretriever.pipelines.evaluate import MODES, EvaluationError, evaluate, parse_modes
 from lightretriever.pipelines.metrics import rank_scores, relevant_qrels, retrieval_metrics
+from lightretriever.training.teacher_text import full_query_text, teacher_query_texts
 
 SCIFACT = Path(__file__).resolve().parents[1] / "data" / "scifact"
 N_QUERIES, N_DOCS = 20, 64
@@ -119,11 +122,53 @@ def test_errors_name_the_problem(tmp_path):
     assert bad.returncode == 2 and "unknown mode 'colbert'" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_full_mode_reads_the_query_in_the_table_rows_context(tiny_llama_artifact):
-    # a table row is `[bos] + instruction + [t] + [eos]` over the tokens of `query_prefix + query`
-    config = tiny_llama_artifact.config
-    assert config.tables[config.default_table].instruction == "results of the study on"
-    assert full_query_text(tiny_llama_artifact, " cancer risk ") == f"results of the study on{config.query_prefix}cancer risk"
+def test_full_mode_reads_the_query_after_the_table_instruction(tiny_llama_artifact):
+    assert tiny_llama_artifact.table_spec().instruction == "results of the study on"
+    assert teacher_query_texts(tiny_llama_artifact, [" cancer risk "]) == ["results of the study on cancer risk"]
+    assert full_query_text("", " cancer risk ") == "cancer risk"  # no instruction: the plain query
+
+
+class _RecordingTokenizer:
+    def __init__(self):
+        self.texts: list[str] = []
+
+    def encode_batch(self, texts, add_special_tokens):
+        self.texts = list(texts)
+        return [type("Encoding", (), {"ids": [1, 2]})() for _ in texts]
+
+
+class _ZeroEncoder:
+    dim = 4
+
+    def __init__(self):
+        self._tokenizer = _RecordingTokenizer()
+
+    def encode_ids(self, ids, with_sparse):
+        return (np.zeros((len(ids), self.dim), dtype=np.float32),)
+
+
+def test_full_mode_encodes_the_text_training_s_teacher_encodes(tiny_llama_artifact, monkeypatch):
+    # the drift this guards: with an instruction ending in a space, `full` once read "Query:  q", the teacher "Query: q"
+    import lightretriever.pipelines.evaluate as evaluation
+    import lightretriever.training.table_only as table_only
+
+    spec = dataclasses.replace(tiny_llama_artifact.table_spec(), instruction="Query: ")
+    monkeypatch.setattr(tiny_llama_artifact, "table_spec", lambda name=None: spec)
+    queries = [" cancer risk ", "statins"]
+    taught: list[str] = []
+
+    def record_teacher(base, texts, **options):
+        taught.extend(texts)
+        return type("Vectors", (), {"lookup": lambda self, t: [np.zeros(2)] * len(t)})()
+
+    monkeypatch.setattr(table_only.DocumentVectors, "compute", record_teacher)
+    table_only.teacher_vectors(tiny_llama_artifact, spec.instruction, queries, show_progress=False)
+
+    context = evaluation._Context(tiny_llama_artifact, ["1", "2"], queries, 8, None, False)
+    encoder = context._document_encoder = _ZeroEncoder()
+    context.store = type("Store", (), {"search_batch": lambda self, dense, sparse, k, **o: [[] for _ in dense]})()
+    evaluation.run_full(context, "full", DEFAULT_FUSION)
+    assert encoder._tokenizer.texts == taught == ["Query: cancer risk", "Query: statins"]
 
 
 # -- end to end -----------------------------------------------------------------------------------
@@ -169,7 +214,7 @@ def test_all_modes_end_to_end(first_run, minilm_artifact):
         assert all(0.0 <= scores[m] <= 1.0 for m in ("ndcg@10", "recall@100", "mrr@10")), (mode, scores)
         assert scores["encode_s"] > 0 and scores["search_s"] > 0 and scores["qps"] > 0 and scores["queries"] == N_QUERIES
     full = result["results"]["full"]
-    assert full_query_text(minilm_artifact, "cancer risk") == "cancer risk"  # no instruction: the plain query
+    assert teacher_query_texts(minilm_artifact, ["cancer risk"]) == ["cancer risk"]  # no instruction: the plain query
     # (recall@100 is 1 for the dense legs here: 64 documents, top-100)
     assert full["retention"] == 1.0 and full["ndcg@10"] > 0.6 and full["recall@100"] == 1.0
     assert result["results"]["bm25"]["ndcg@10"] > 0.6

@@ -50,11 +50,11 @@ from lightretriever.components.query_encoder import QueryTokenizer
 from lightretriever.components.tables import save_table, save_token_weights
 
 from .build import build_artifact, copy_document_model
-from .collator import full_query_text
 from .data import Document, TrainingDataError
 from .document_cache import DocumentVectors
 from .pseudo_queries import pseudo_queries
 from .table_fit import TrainingQuery, initial_rows, train_rows
+from .teacher_text import full_query_text
 
 TOKEN_WEIGHTS_FILE = "tables/{name}.token-weights.safetensors"
 CHECKPOINT = "checkpoint.safetensors"  # in OUT.adapt/: the table fit's state after each epoch

@@ -26,18 +26,13 @@ from lightretriever.components.query_encoder import QueryTokenizer
 
 from .data import TrainExample, sample_group
 from .query_batch import pack_queries, token_rows
+from .teacher_text import full_query_text
 
 
 @dataclass
 class Item:
     example: TrainExample
     labelled: bool = True
-
-
-def full_query_text(instruction: str, query: str) -> str:
-    """The symmetric (full-model) query text: the table's instruction, a space, the query."""
-    query = query.strip()
-    return f"{instruction.rstrip()} {query}" if instruction.strip() else query
 
 
 class GroupDataset(Dataset):

@@ -17,9 +17,10 @@ from torch import nn
 from lightretriever.components.artifact import Artifact
 
 from . import losses
-from .collator import Collator, full_query_text
+from .collator import Collator
 from .document_cache import DocumentVectors
 from .model import LossSettings
+from .teacher_text import full_query_text
 
 
 class TableModule(nn.Module):
