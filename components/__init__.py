@@ -27,5 +27,11 @@ def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        try:
+            module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        except ModuleNotFoundError as exc:  # torch (or an engine) left out of the install: name the extra
+            from .extras import missing_extra
+
+            raise (missing_extra(exc, f"lightretriever.components.{name}") or exc) from exc
+        return getattr(module, name)
     raise AttributeError(f"module 'lightretriever.components' has no attribute {name!r}")

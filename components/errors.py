@@ -15,6 +15,7 @@ refusal made on purpose); the ValueError/OSError bases keep `except ValueError` 
       StoreFullError         ... the disk is (nearly) full; nothing of the refused write was stored
       PayloadError           ... a document's metadata cannot be stored (type, depth or size)
       FilterError            ... a payload filter is malformed or cannot be expressed
+    MissingExtraError      a feature needs an optional dependency the install left out (names the extra)
 """
 
 
@@ -64,3 +65,7 @@ class PayloadError(StoreError, ValueError):
 
 class FilterError(StoreError, ValueError):
     """A payload filter is malformed or uses an operator the backend cannot express."""
+
+
+class MissingExtraError(LightRetrieverError, ImportError):
+    """A feature needs a module of an extra that is not installed (e.g. torch: `lightretriever[documents]`)."""

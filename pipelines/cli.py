@@ -36,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args) or 0
     except LightRetrieverError as exc:
         return _fail(str(exc))
+    except ModuleNotFoundError as exc:  # a command of an extra the install left out: say which one
+        from lightretriever.components.extras import missing_extra
+
+        missing = missing_extra(exc, f"`lightretriever {_command_of(argv)}`")
+        if missing is None:
+            raise
+        return _fail(str(missing))
     except KeyboardInterrupt:
         print(f"interrupted{_interrupted_note(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -45,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # permission denied, a missing directory, a read-only disk: not a bug to trace
         where = f": {exc.filename}" if exc.filename else ""
         return _fail(f"{exc.strerror or exc}{where}; check the path, its directory and their permissions")
+
+
+def _command_of(argv: list[str] | None) -> str:
+    """The command's name as typed (the first word that is not an option), for messages."""
+    words = sys.argv[1:] if argv is None else argv
+    return next((word for word in words if not word.startswith("-")), "COMMAND")
 
 
 def _fail(message: str) -> int:
