@@ -13,16 +13,18 @@ from haystack.document_stores.types.filter_policy import apply_filter_policy
 from ..artifact import Artifact
 from ..errors import InvalidArgumentError
 from ..query_encoder import QueryEncoder
+from ..searcher import HybridSearcher
 from ..store import CollectionSchema
-from ..store.fusion import DEFAULT_FUSION, DEFAULT_RRF_K, Fusion, check_mode
+from ..store.fusion import DEFAULT_FUSION, DEFAULT_RRF_K
+from ..store.options import DEFAULT_K, DEFAULT_MODE, SearchOptions
 from .convert import to_document
 from .document_store import LightRetrieverDocumentStore
 
 
 @component
 class LightRetrieverRetriever:
-    """Encodes the query with the artifact's table (no torch) and searches a LightRetrieverDocumentStore:
-    `mode` dense | sparse | hybrid, `fusion` rrf | dbsf | linear, Haystack filters.
+    """Encodes the query with the artifact's table (no torch) and searches a LightRetrieverDocumentStore
+    through `HybridSearcher`: `mode` dense | sparse | hybrid, `fusion` rrf | dbsf | linear, Haystack filters.
 
     ```python
     store = LightRetrieverDocumentStore(path="stores", collection="docs", model="artifacts/minilm")
@@ -34,9 +36,9 @@ class LightRetrieverRetriever:
 
     __module__ = "haystack_integrations.components.retrievers.lightretriever"  # YAML loads with no allowlist step
 
-    def __init__(self, document_store: LightRetrieverDocumentStore, model: str | None = None, top_k: int = 10,
-                 mode: str = "hybrid", fusion: str = DEFAULT_FUSION, rrf_k: int = DEFAULT_RRF_K, weights: list[float] | None = None,
-                 prefetch: int | None = None, filters: dict[str, Any] | None = None,
+    def __init__(self, document_store: LightRetrieverDocumentStore, model: str | None = None, top_k: int = DEFAULT_K,
+                 mode: str = DEFAULT_MODE, fusion: str = DEFAULT_FUSION, rrf_k: int = DEFAULT_RRF_K,
+                 weights: list[float] | None = None, prefetch: int | None = None, filters: dict[str, Any] | None = None,
                  filter_policy: str | FilterPolicy = FilterPolicy.REPLACE, table: str | None = None):
         """
         :param document_store: where the documents are.
@@ -44,7 +46,7 @@ class LightRetrieverRetriever:
         :param top_k: documents returned (a positive int; `run(top_k=...)` overrides it, 0 there returns none).
         :param mode: "dense", "sparse" or "hybrid".
         :param fusion: hybrid fusion: "rrf" (k = `rrf_k`), "dbsf", or "linear" (min-max, `weights` dense/sparse).
-        :param prefetch: candidates per leg before fusion (default max(100, top_k)).
+        :param prefetch: candidates per leg before fusion (default max(options.DEFAULT_PREFETCH, top_k)).
         :param filters: default filters (Haystack syntax); `filter_policy` says how run-time filters combine.
         :param table: query table (instruction) name; default: the artifact's default table.
         """
@@ -53,8 +55,9 @@ class LightRetrieverRetriever:
         if (model or document_store.model) is None:
             raise ValueError("LightRetrieverRetriever needs model=ARTIFACT (or a document store created with model=)")
         top_k = _check_top_k(top_k, minimum=1)
-        check_mode(mode)
-        Fusion.parse(fusion, rrf_k, weights)
+        # checked here, at init, as before; run-time filters and top_k are applied per call
+        self._options = SearchOptions(mode=mode, fusion=fusion, rrf_k=rrf_k, weights=weights, prefetch=prefetch,
+                                      k=top_k)
         self.document_store = document_store
         self.model = str(model) if model else None
         self.top_k = top_k
@@ -101,10 +104,8 @@ class LightRetrieverRetriever:
         if top_k == 0:  # Haystack's retrievers: "If 0, no documents are returned"
             return {"documents": []}
         filters = apply_filter_policy(self.filter_policy, self.filters, filters)
-        encoded = self._encoder.encode([query])
-        hits = self.document_store.store.search(
-            encoded.dense[0], encoded.sparse[0], k=top_k, mode=self.mode, fusion=self.fusion,
-            rrf_k=self.rrf_k, weights=self.weights, prefetch=self.prefetch, filters=filters)
+        searcher = HybridSearcher(self._encoder, self.document_store.store, self._options)  # the store may reopen
+        hits = searcher.search(query, k=top_k, filters=filters).hits
         return {"documents": [to_document(hit, hit.score) for hit in hits]}
 
     @component.output_types(documents=list[Document])

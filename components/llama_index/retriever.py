@@ -13,6 +13,7 @@ from ..errors import InvalidArgumentError
 from ..searcher import HybridSearcher
 from ..store import Hit
 from ..store.fusion import DEFAULT_FUSION, DEFAULT_RRF_K
+from ..store.options import DEFAULT_K, DEFAULT_MODE, SearchOptions
 
 
 class LightRetrieverRetriever(BaseRetriever):
@@ -26,7 +27,7 @@ class LightRetrieverRetriever(BaseRetriever):
     `store` is a directory (embedded engine), a Qdrant URL, or ':memory:'.
     """
 
-    def __init__(self, model: str, store: str, collection: str, top_k: int = 10, mode: str = "hybrid",
+    def __init__(self, model: str, store: str, collection: str, top_k: int = DEFAULT_K, mode: str = DEFAULT_MODE,
                  fusion: str = DEFAULT_FUSION, rrf_k: int = DEFAULT_RRF_K, weights: tuple[float, float] | None = None,
                  prefetch: int | None = None, filters: dict[str, Any] | None = None, table: str | None = None,
                  callback_manager: CallbackManager | None = None):
@@ -34,13 +35,20 @@ class LightRetrieverRetriever(BaseRetriever):
             # checked here, before the store opens, not at the first retrieve()
             raise InvalidArgumentError(f"top_k must be an int greater than 0, but got {top_k!r}")
         super().__init__(callback_manager=callback_manager)
-        self.top_k = int(top_k)
-        self.filters = filters
-        self._searcher = HybridSearcher.open(model, store, collection, table=table, mode=mode, fusion=fusion,
-                                             rrf_k=rrf_k, weights=weights, prefetch=prefetch)
+        options = SearchOptions(mode=mode, fusion=fusion, rrf_k=rrf_k, weights=weights, prefetch=prefetch,
+                                k=int(top_k), filters=filters)
+        self._searcher = HybridSearcher.open(model, store, collection, table=table, options=options)
+
+    @property
+    def top_k(self) -> int:
+        return self._searcher.options.k
+
+    @property
+    def filters(self) -> dict[str, Any] | None:
+        return self._searcher.options.filters
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        result = self._searcher.search(query_bundle.query_str, k=self.top_k, filters=self.filters)
+        result = self._searcher.search(query_bundle.query_str)
         return [NodeWithScore(node=_node(hit), score=hit.score) for hit in result.hits]
 
     def close(self) -> None:

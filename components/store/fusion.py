@@ -33,8 +33,8 @@ MODES = ("dense", "sparse", "hybrid")
 DEFAULT_RRF_K = 60
 DEFAULT_LINEAR_WEIGHTS = (0.7, 0.3)
 # Chosen by measurement (benchmarks/fusion_choice.py; README "Fusion"): the best mean nDCG@10 over every
-# artifact kind (zero-shot, adapted, adapted + labels) on the collections at hand. Every entry point's
-# default (searcher, store, Haystack / LlamaIndex retrievers, CLI, evaluate, quickstart) reads this.
+# artifact kind (zero-shot, adapted, adapted + labels) on the collections at hand. Every entry point reads
+# it through `options.SearchOptions`, where the other search defaults are.
 DEFAULT_FUSION = "dbsf"
 # Extra hits asked for beyond k so that a tie across the k-th place is usually settled in one request.
 TIE_MARGIN = 4
@@ -69,12 +69,13 @@ class Fusion:
 def _check_rrf_k(rrf_k) -> int:
     if (isinstance(rrf_k, bool) or not isinstance(rrf_k, numbers.Real) or not math.isfinite(rrf_k)
             or rrf_k != int(rrf_k) or rrf_k < 0):
-        raise InvalidArgumentError(f"rrf_k={rrf_k!r} must be a whole number >= 0 (the usual value is 60)")
+        raise InvalidArgumentError(f"rrf_k={rrf_k!r} must be a whole number >= 0 (the usual value is {DEFAULT_RRF_K})")
     return int(rrf_k)
 
 
 def _check_weights(weights) -> tuple[float, float]:
-    hint = "pass two finite, non-negative numbers (dense, sparse), not both zero, e.g. weights=(0.7, 0.3)"
+    hint = ("pass two finite, non-negative numbers (dense, sparse), not both zero, "
+            f"e.g. weights={DEFAULT_LINEAR_WEIGHTS}")
     if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__") or len(weights) != 2:
         raise InvalidArgumentError(f"weights={weights!r}: {hint}")
     if any(isinstance(w, bool) or not isinstance(w, numbers.Real) for w in weights):

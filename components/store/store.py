@@ -14,7 +14,6 @@ refuse a collection that another document encoder wrote. Search takes already-en
 
 from __future__ import annotations
 
-import numbers
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -24,12 +23,12 @@ import numpy as np
 
 from ..errors import InvalidArgumentError, LightRetrieverError, StoreError
 from ..sparse import SparseVector
-from .fusion import DEFAULT_FUSION, DEFAULT_RRF_K, Fusion, check_mode, linear_fuse, query_tie_safe
+from .fusion import linear_fuse, query_tie_safe
+from .options import SearchOptions
 from .payload import check_documents
 from .plan import Leg, Plan, RawHit
 from .schema import DENSE_VECTOR, SPARSE_VECTOR, CollectionSchema, Hit, StoredDocument, point_id
 
-DEFAULT_PREFETCH = 100
 DEFAULT_COLLECTION = "lightretriever"
 
 
@@ -221,24 +220,20 @@ class QdrantHybridStore:
 
     # -- search ----------------------------------------------------------------------------
     def search(self, dense: Sequence[float] | np.ndarray | None = None, sparse: SparseVector | None = None, *,
-               k: int = 10, mode: str = "hybrid", fusion: str | Fusion = DEFAULT_FUSION, rrf_k: int = DEFAULT_RRF_K,
-               weights: tuple[float, float] | None = None, prefetch: int | None = None,
-               filters: dict[str, Any] | None = None) -> list[Hit]:
+               options: SearchOptions | None = None, **overrides: Any) -> list[Hit]:
         """Top-k documents for one encoded query. A missing, all-zero dense vector or an empty sparse
-        vector skips that leg (an empty list when no leg is left)."""
+        vector skips that leg (an empty list when no leg is left). `options` (default: SearchOptions())
+        with any of its fields given as keywords (k=, mode=, fusion=, rrf_k=, weights=, prefetch=, filters=)."""
         dense_rows = None if dense is None else np.asarray(dense, dtype=np.float32)[None, :]
-        results = self.search_batch(dense_rows, None if sparse is None else [sparse], k=k, mode=mode, fusion=fusion,
-                                    rrf_k=rrf_k, weights=weights, prefetch=prefetch, filters=filters)
+        results = self.search_batch(dense_rows, None if sparse is None else [sparse], options=options, **overrides)
         return results[0] if results else []
 
-    def search_batch(self, dense: np.ndarray | None, sparse: Sequence[SparseVector] | None, *, k: int = 10,
-                     mode: str = "hybrid", fusion: str | Fusion = DEFAULT_FUSION, rrf_k: int = DEFAULT_RRF_K,
-                     weights: tuple[float, float] | None = None, prefetch: int | None = None,
-                     filters: dict[str, Any] | None = None) -> list[list[Hit]]:
-        """One result list per query row; all queries go to the engine as one batch request."""
-        check_mode(mode)
-        fusion = Fusion.parse(fusion, rrf_k, weights)
-        depth = self._prefetch_depth(k, prefetch)
+    def search_batch(self, dense: np.ndarray | None, sparse: Sequence[SparseVector] | None, *,
+                     options: SearchOptions | None = None, **overrides: Any) -> list[list[Hit]]:
+        """One result list per query row; all queries go to the engine as one batch request. Options as
+        `search`."""
+        options = SearchOptions.of(options, **overrides)
+        mode, k, filters, fusion, depth = options.mode, options.k, options.filters, options.fused, options.depth
         n = len(dense) if dense is not None else len(sparse) if sparse is not None else 0
         if dense is not None and np.asarray(dense).shape[-1] != self.schema.dense_dim:
             raise LightRetrieverError(
@@ -280,19 +275,6 @@ class QdrantHybridStore:
     def _with_payloads(self, hits: list[RawHit]) -> list[RawHit]:
         payloads = {pid: payload for pid, payload, _ in self._backend.retrieve([h.point_id for h in hits])}
         return [RawHit(h.point_id, h.score, payloads.get(h.point_id, {})) for h in hits]
-
-    @staticmethod
-    def _prefetch_depth(k: int, prefetch: int | None) -> int:
-        for name, value in (("k", k), ("prefetch", prefetch)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
-                raise InvalidArgumentError(f"{name}={value!r} must be a whole number >= 1")
-        if prefetch is None:
-            return max(DEFAULT_PREFETCH, k)
-        if prefetch < k:
-            raise InvalidArgumentError(
-                f"prefetch={prefetch} is smaller than k={k}: fusion could return at most {prefetch} "
-                "documents; raise prefetch (each leg's candidate depth) to at least k")
-        return prefetch
 
     @staticmethod
     def _legs(mode: str, dense_row, sparse_vec: SparseVector | None, depth: int) -> list[Leg]:

@@ -1,0 +1,75 @@
+"""SearchOptions: everything a search is asked besides the query, defined and checked in one place.
+
+Every front end (the store, `HybridSearcher`, the Haystack and LlamaIndex retrievers, the CLI's `search`,
+`evaluate`, the quickstart) builds one `SearchOptions` and passes it whole; a per-call change is
+`options.replace(k=5)`. The defaults live here or, for fusion, in `fusion.py`:
+
+  mode      DEFAULT_MODE = "hybrid"          dense | sparse | hybrid (`fusion.MODES`)
+  fusion    fusion.DEFAULT_FUSION = "dbsf"   rrf | dbsf | linear (`fusion.FUSIONS`; chosen by measurement)
+  rrf_k     fusion.DEFAULT_RRF_K = 60        RRF's rank constant
+  weights   None                             (dense, sparse): equal for rrf, fusion.DEFAULT_LINEAR_WEIGHTS for linear
+  prefetch  None                             candidates per leg before fusion: max(DEFAULT_PREFETCH, k)
+  k         DEFAULT_K = 10                   hits returned
+  filters   None                             Haystack-syntax filter (store/filters.py translates it)
+
+Checked once, at construction, so a bad value fails where it is written, before any store is touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidArgumentError
+from .fusion import DEFAULT_FUSION, DEFAULT_RRF_K, Fusion, check_mode
+
+DEFAULT_MODE = "hybrid"
+DEFAULT_K = 10
+DEFAULT_PREFETCH = 100  # per leg; deeper than k so that fusion sees documents only one leg ranks high
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    mode: str = DEFAULT_MODE
+    fusion: str = DEFAULT_FUSION
+    rrf_k: int = DEFAULT_RRF_K
+    weights: tuple[float, float] | None = None
+    prefetch: int | None = None
+    k: int = DEFAULT_K
+    filters: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        check_mode(self.mode)
+        parsed = Fusion.parse(self.fusion, self.rrf_k, self.weights)  # a Fusion passed whole stays as it is
+        for name, value in (("fusion", parsed.kind), ("rrf_k", parsed.rrf_k), ("weights", parsed.weights)):
+            object.__setattr__(self, name, value)  # normalised: a list of weights becomes a tuple of floats
+        for name, value in (("k", self.k), ("prefetch", self.prefetch)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+                raise InvalidArgumentError(f"{name}={value!r} must be a whole number >= 1")
+        if self.prefetch is not None and self.prefetch < self.k:
+            raise InvalidArgumentError(
+                f"prefetch={self.prefetch} is smaller than k={self.k}: fusion could return at most {self.prefetch} "
+                "documents; raise prefetch (each leg's candidate depth) to at least k")
+
+    @classmethod
+    def of(cls, options: "SearchOptions | None" = None, **overrides: Any) -> "SearchOptions":
+        """`options` with `overrides` applied; the defaults when `options` is None."""
+        if options is None:
+            return cls(**overrides)
+        return options.replace(**overrides) if overrides else options
+
+    def replace(self, **overrides: Any) -> "SearchOptions":
+        """A copy with some fields changed (checked again): `options.replace(k=5, mode="dense")`."""
+        return dataclasses.replace(self, **overrides)
+
+    @property
+    def fused(self) -> Fusion:
+        """How the two legs of a hybrid search are combined (already checked at construction)."""
+        return Fusion(kind=self.fusion, rrf_k=self.rrf_k, weights=self.weights)
+
+    @property
+    def depth(self) -> int:
+        """Candidates each leg fetches before fusion."""
+        return max(DEFAULT_PREFETCH, self.k) if self.prefetch is None else self.prefetch

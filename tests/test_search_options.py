@@ -1,0 +1,48 @@
+"""SearchOptions: the search defaults are defined once, checked at construction and passed whole."""
+
+import pytest
+
+from lightretriever.components.errors import InvalidArgumentError
+from lightretriever.components.store.fusion import DEFAULT_FUSION, DEFAULT_RRF_K, Fusion
+from lightretriever.components.store.options import DEFAULT_K, DEFAULT_MODE, DEFAULT_PREFETCH, SearchOptions
+
+
+def test_defaults_are_the_constants():
+    options = SearchOptions()
+    assert (options.mode, options.fusion, options.rrf_k, options.k) == (DEFAULT_MODE, DEFAULT_FUSION, DEFAULT_RRF_K,
+                                                                        DEFAULT_K)
+    assert options.weights is None and options.prefetch is None and options.filters is None
+    assert options.depth == max(DEFAULT_PREFETCH, DEFAULT_K)
+    assert SearchOptions(k=500).depth == 500 and SearchOptions(prefetch=30, k=5).depth == 30
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"mode": "both"}, "mode='both' is not known"),
+    ({"fusion": "max"}, "fusion='max' is not known"),
+    ({"rrf_k": -1}, "rrf_k=-1 must be a whole number >= 0"),
+    ({"fusion": "dbsf", "weights": (1, 1)}, "weights apply to rrf and linear fusion, not dbsf"),
+    ({"k": 0}, "k=0 must be a whole number >= 1"),
+    ({"k": True}, "k=True must be a whole number >= 1"),
+    ({"prefetch": 2.5}, "prefetch=2.5 must be a whole number >= 1"),
+    ({"prefetch": 5, "k": 10}, "prefetch=5 is smaller than k=10"),
+])
+def test_bad_values_fail_at_construction(fields, message):
+    with pytest.raises(InvalidArgumentError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        SearchOptions(**fields)
+
+
+def test_replace_checks_again_and_keeps_the_rest():
+    options = SearchOptions(fusion="linear", weights=[1, 2], filters={"field": "meta.a", "operator": "==", "value": 1})
+    assert options.weights == (1.0, 2.0)  # normalised once
+    changed = options.replace(k=3)
+    assert (changed.k, changed.fusion, changed.weights, changed.filters) == (3, "linear", (1.0, 2.0), options.filters)
+    assert options.k == DEFAULT_K  # frozen: the original is unchanged
+    with pytest.raises(InvalidArgumentError):
+        options.replace(mode="nope")
+    assert SearchOptions.of(options) is options and SearchOptions.of(None, k=4) == SearchOptions(k=4)
+
+
+def test_a_fusion_value_passes_whole():
+    options = SearchOptions(fusion=Fusion(kind="rrf", rrf_k=7, weights=(2.0, 1.0)))
+    assert (options.fusion, options.rrf_k, options.weights) == ("rrf", 7, (2.0, 1.0))
+    assert options.fused == Fusion(kind="rrf", rrf_k=7, weights=(2.0, 1.0))
