@@ -43,10 +43,13 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .artifact import Artifact
 from .errors import ArtifactError
 from .home import lightretriever_home
+
+if TYPE_CHECKING:  # annotations only: artifact.py imports this module (Artifact.document_fingerprint)
+    from .artifact import Artifact
 
 _CHUNK = 1 << 22
 _WEIGHT_PATTERNS = ("config.json", "*.safetensors", "*.gguf", "adapter_config.json")

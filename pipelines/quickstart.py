@@ -29,13 +29,11 @@ from lightretriever.components.store.fusion import DEFAULT_FUSION, FUSIONS
 
 from .arguments import non_negative_int, positive_int
 from .beir import BeirDataset
+from .quickstart_assets import ADAPT_FLAGS
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACT_NAME = "minilm-scifact"
 VECTORS_FILE = "scifact-minilm-vectors.safetensors"
-# the committed query side is `lightretriever adapt <packaged MiniLM> --corpus <SciFact corpus>` with these
-# flags: the defaults (data/quickstart/README.md)
-ADAPT_FLAGS: tuple[str, ...] = ()
 EXAMPLES = 3
 STEPS = 5
 
@@ -200,10 +198,11 @@ def _fill(store, artifact: Artifact, dataset: BeirDataset, vectors_file: Path, e
 def _examples(store, artifact: Artifact, dataset: BeirDataset, fusion: str) -> None:
     from lightretriever.components.query_encoder import QueryEncoder
     from lightretriever.components.searcher import HybridSearcher
+    from lightretriever.components.store.options import SearchOptions
 
     qrels = dataset.qrels("test")
     queries = list(dataset.split_queries(qrels, EXAMPLES).items())
-    searcher = HybridSearcher(QueryEncoder(artifact), store, mode="hybrid", fusion=fusion)
+    searcher = HybridSearcher(QueryEncoder(artifact), store, SearchOptions(mode="hybrid", fusion=fusion))
     searcher.search(queries[0][1], k=1)  # warm-up: the first engine call pays one-off set-up
     for query_id, text in queries:
         result = searcher.search(text, k=3)
