@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need, then runs the whole suite (slow real-model tests included).
+# The test command: installs what the tests need, checks the import contract (pyproject's
+# [tool.importlinter]: pipelines -> training -> components, a torch-free query path, no import cycles),
+# then runs the whole suite (slow real-model tests included).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+lint-imports
 python -m pytest "$@"
