@@ -110,7 +110,6 @@ class QueryEncoder:
         weights_file = artifact.token_weights_file(self.table_name)
         self.token_weights = None if weights_file is None else load_token_weights(weights_file)
         self.dim, self.vocab_size = config.dense_dim, config.vocab_size
-        self.prefix = config.query_prefix
         self._tokenize = QueryTokenizer(artifact)
         self._threads = num_threads or min(4, os.cpu_count() or 1)
         self._pool: ThreadPoolExecutor | None = None

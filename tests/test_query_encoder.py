@@ -26,7 +26,7 @@ def query_artifact(tmp_path_factory):
 
 def reference_encode(encoder: QueryEncoder, table: np.ndarray, text: str):
     """The definition, one query at a time: normalised mean of the rows of its non-special tokens."""
-    ids = [i for i in encoder._tokenize._tokenizer.encode(encoder.prefix + text.strip(), add_special_tokens=False).ids
+    ids = [i for i in encoder._tokenize._tokenizer.encode(encoder._tokenize.prefix + text.strip(), add_special_tokens=False).ids
            if not encoder._tokenize._is_special[i]]
     if not ids:
         return np.zeros(table.shape[1], np.float32), {}

@@ -234,7 +234,6 @@ def _replace_document_model(artifact: Artifact, model) -> None:
     target = artifact.root / (artifact.config.document_model.path or "model")
     shutil.rmtree(target, ignore_errors=True)
     model.save_pretrained(str(target), safe_serialization=True)
-    artifact.config.document_weights_digest = None
     artifact.config.document_weights_digest = weights_digest(artifact)
 
 

@@ -123,9 +123,6 @@ class EdgeBackend:
                                      "then rerun") from exc
             raise StoreError(f"{self.where}: cannot write {path} ({exc}); check the directory's permissions") from exc
 
-    def exists(self) -> bool:
-        return (self.folder / RECORD_FILE).is_file()
-
     def create(self, schema: CollectionSchema) -> None:
         ensure_free_space(self.folder, 0, "creating the collection", self.where)
         self._write_record(self.folder / RECORD_FILE, schema)  # before any point is written
