@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from .artifact import Artifact, SparseSettings, special_token_ids
 from .backbones import document_vectors, load_backbone, resolve_device, resolve_dtype
+from .batching import length_sorted_batches
 from .texts import check_texts
 from .sparse import SparseBatch
 
@@ -59,14 +60,11 @@ class DocumentEncoder:
 
     def encode(self, texts: list[str], batch_size: int = 32, show_progress: bool = True) -> DocumentEmbeddings:
         texts = check_texts(texts, kind="document")
-        # Surrounding whitespace is dropped first: byte-level BPE would turn it into tokens.
-        ids = [e.ids for e in self._tokenizer.encode_batch([t.strip() for t in texts], add_special_tokens=True)]
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first: OOM shows at once
+        ids = self._token_ids(texts)
         dense = np.zeros((len(ids), self.dim), dtype=np.float32)
         rows: list = [None] * len(ids)
         with tqdm(total=len(ids), unit="doc", desc="Encoding documents", disable=not show_progress) as bar:
-            for start in range(0, len(order), batch_size):
-                batch = order[start:start + batch_size]
+            for batch in length_sorted_batches([len(x) for x in ids], batch_size):
                 batch_dense, batch_sparse = self.encode_ids([ids[i] for i in batch])
                 dense[batch] = batch_dense
                 for i, row in zip(batch, batch_sparse):
@@ -79,19 +77,17 @@ class DocumentEncoder:
         """Dense vectors only, float32 [n, dim]: the vocabulary head is half of a document pass, and
         training against frozen documents (or a full-model query teacher) never uses it."""
         texts = check_texts(texts, kind="document")
-        ids = [e.ids for e in self._tokenizer.encode_batch([t.strip() for t in texts], add_special_tokens=True)]
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        ids = self._token_ids(texts)
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
-        with torch.inference_mode(), tqdm(total=len(ids), unit="text", desc=description,
-                                          disable=not show_progress) as bar:
-            for start in range(0, len(order), batch_size):
-                batch = order[start:start + batch_size]
-                input_ids, attention = self._pad([ids[i] for i in batch])
-                dense, _ = document_vectors(self.backbone, input_ids, attention, self._special, self.config.pooling,
-                                            self.config.vocab_size, with_sparse=False)
-                out[batch] = dense.float().cpu().numpy()
+        with tqdm(total=len(ids), unit="text", desc=description, disable=not show_progress) as bar:
+            for batch in length_sorted_batches([len(x) for x in ids], batch_size):
+                out[batch] = self.encode_ids([ids[i] for i in batch], with_sparse=False)[0]
                 bar.update(len(batch))
         return out
+
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+        # Surrounding whitespace is dropped first: byte-level BPE would turn it into tokens.
+        return [e.ids for e in self._tokenizer.encode_batch([t.strip() for t in texts], add_special_tokens=True)]
 
     @torch.inference_mode()
     def encode_ids(self, batch_ids: list[list[int]], with_sparse: bool = True

@@ -32,6 +32,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lightretriever.components.artifact import Artifact
+from lightretriever.components.batching import length_sorted_batches
 from lightretriever.components.errors import LightRetrieverError
 from lightretriever.components.home import lightretriever_home
 from lightretriever.components.store.fusion import DEFAULT_FUSION
@@ -211,10 +212,8 @@ def full_forward(encoder, ids: list[list[int]], batch_size: int, show_progress: 
     index, so the vocabulary head would be cost it never uses; `with_sparse=True` runs it too (what a
     full hybrid model pays per query)."""
     dense = np.zeros((len(ids), encoder.dim), dtype=np.float32)
-    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
     with tqdm(total=len(ids), unit="query", desc="full: encode", disable=not show_progress) as bar:
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+        for batch in length_sorted_batches([len(x) for x in ids], batch_size):
             dense[batch] = encoder.encode_ids([ids[i] for i in batch], with_sparse=with_sparse)[0]
             bar.update(len(batch))
     return dense
