@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from lightretriever.training.data import (BeirDataset, Document, TrainExample, TrainingDataError, examples_from_beir,
-                                          load_training_data, read_beir, read_triples, sample_group)
+                                          read_beir, read_triples, sample_group)
+from lightretriever.training.inputs import load_training_data
 from lightretriever.training.negatives import mine_bm25_negatives
 from lightretriever.training.pseudo_queries import KINDS, pseudo_queries
 

@@ -1,9 +1,9 @@
 """lightretriever.training: produces artifacts — zero-shot builds, table export, and training.
 
 `train_artifact(base, data, out, TrainConfig(...))` (CLI: `lightretriever train`) is the entry point;
-the pieces it joins: `data` / `negatives` / `pseudo_queries` (inputs), `query_batch` (the block-masked
-light query path), `model` + `losses` (what is optimised), `trainer` (transformers Trainer),
-`document_cache` (frozen documents), `table_only` (row distillation), `export` (the table).
+the pieces it joins: `inputs` (a path -> examples: `data` read, `negatives` mined) / `pseudo_queries`,
+`query_batch` (the block-masked light query path), `model` + `losses` (what is optimised), `trainer`
+(transformers Trainer), `document_cache` (frozen documents), `table_only` (row distillation), `export` (the table).
 Everything loads on first use, so `lightretriever.training.data` can be read without torch.
 """
 

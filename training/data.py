@@ -1,9 +1,9 @@
 """Training data: BEIR directories and JSONL triples, turned into (query, positives, negatives) examples.
 
-Two inputs are accepted by `load_training_data`:
+Two inputs are accepted by `inputs.load_training_data`:
     a BEIR directory   corpus.jsonl[.gz] ({"_id", "title", "text"}), queries.jsonl ({"_id", "text"}),
                        qrels/<split>.tsv (header "query-id<TAB>corpus-id<TAB>score"); BM25 hard negatives
-                       are mined from the corpus (see negatives.py)
+                       are mined from the corpus (negatives.py; inputs.py joins the two)
     a triples file     JSONL[.gz], one {"query", "positive" | "positives", "negatives"?} per line; a passage
                        is a string or {"title"?, "text"}
 A document's text is "title text" (the BEIR/MTEB convention, the same as StoredDocument.encoder_text), so
@@ -304,34 +304,6 @@ def _passage(item, role: str, where: str) -> str:
         return Document(id="", title=str(title), text=item["text"]).encoder_text()
     raise TrainingDataError(f"{where}: a {role} must be a string or an object with a \"text\" string, "
                             f"got {json.dumps(item)[:80]}")
-
-
-# ---------------------------------------------------------------------------------------------- entry point
-
-
-def load_training_data(path: str | Path, split: str = "train", hard_negatives: int = 7, negative_depth: int = 50,
-                       seed: int = 42, show_progress: bool = True, *, skip_top: int = 0) -> list[TrainExample]:
-    """A directory is read as BEIR (BM25 negatives mined when hard_negatives > 0); a file as JSONL triples."""
-    path = Path(path).expanduser()
-    if path.is_dir():
-        return _beir_examples(path, split, hard_negatives, negative_depth, seed, show_progress, skip_top)
-    if path.is_file():
-        return read_triples(path)
-    raise TrainingDataError(f"training data {path} does not exist; pass a BEIR directory or a JSONL triples file")
-
-
-def _beir_examples(path: Path, split: str, hard_negatives: int, depth: int, seed: int, show_progress: bool,
-                   skip_top: int) -> list[TrainExample]:
-    from .negatives import mine_bm25_negatives  # imported here: only BEIR input needs bm25s
-
-    dataset = read_beir(path, split, show_progress=show_progress)
-    if hard_negatives <= 0:
-        return examples_from_beir(dataset)
-    judged = {q: {d for d, rel in rels.items() if rel > 0} for q, rels in dataset.qrels.items()}
-    queries = {q: dataset.queries[q] for q in judged if judged[q] and q in dataset.queries}
-    negatives = mine_bm25_negatives(dataset.corpus, queries, judged, depth=depth, n=hard_negatives, seed=seed,
-                                    show_progress=show_progress, skip_top=skip_top)
-    return examples_from_beir(dataset, negatives)
 
 
 # ---------------------------------------------------------------------------------------------- sampling

@@ -34,9 +34,10 @@ from lightretriever.components.fingerprint import weights_digest
 from .build import build_artifact
 from .collator import Collator, GroupDataset, Item
 from .config import TrainConfig
-from .data import TrainExample, load_training_data, read_beir
+from .data import TrainExample, read_beir
 from .document_cache import DocumentVectors
 from .export import write_query_table
+from .inputs import load_training_data
 from .model import LightRetrieverModule
 from .table_only import TableCollator, TableModule, teacher_vectors
 from .trainer import LightRetrieverTrainer, LossPartsCallback
