@@ -183,13 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("artifact")
     search.add_argument("query")
     _store_arguments(search)
-    search.add_argument("-k", type=positive_int, default=10, help="number of hits")
-    search.add_argument("--mode", default="hybrid", choices=["dense", "sparse", "hybrid"])
-    search.add_argument("--fusion", default=DEFAULT_FUSION, choices=list(FUSIONS))
-    search.add_argument("--rrf-k", type=non_negative_int, default=DEFAULT_RRF_K,
-                        help="RRF constant k (score = sum 1/(rank + k))")
-    search.add_argument("--weights", type=_weights, help="dense,sparse weights for rrf/linear (linear default 0.7,0.3)")
-    search.add_argument("--prefetch", type=positive_int, help="candidates per leg before fusion (default max(100, k))")
+    _search_option_arguments(search)
     search.add_argument("--filter", type=_json_filter, help='Haystack-style filter JSON, e.g. \'{"field": "meta.year", '
                                                           '"operator": ">=", "value": 2020}\'')
     search.add_argument("--table", help="query table name (default: the artifact's default table)")
@@ -224,6 +218,31 @@ def _parser() -> argparse.ArgumentParser:
 
     add_quickstart_parser(sub)
     return parser
+
+
+def _search_option_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of SearchOptions, its defaults read from where they are defined (store/options.py)."""
+    from lightretriever.components.store.fusion import DEFAULT_LINEAR_WEIGHTS, MODES
+    from lightretriever.components.store.options import DEFAULT_K, DEFAULT_MODE, DEFAULT_PREFETCH
+
+    parser.add_argument("-k", type=positive_int, default=DEFAULT_K, help="number of hits (default %(default)s)")
+    parser.add_argument("--mode", default=DEFAULT_MODE, choices=list(MODES), help="default %(default)s")
+    parser.add_argument("--fusion", default=DEFAULT_FUSION, choices=list(FUSIONS), help="default %(default)s")
+    parser.add_argument("--rrf-k", type=non_negative_int, default=DEFAULT_RRF_K,
+                        help="RRF constant k (score = sum 1/(rank + k); default %(default)s)")
+    linear = ",".join(f"{w:g}" for w in DEFAULT_LINEAR_WEIGHTS)
+    parser.add_argument("--weights", type=_weights,
+                        help=f"dense,sparse weights for rrf/linear (linear default {linear})")
+    parser.add_argument("--prefetch", type=positive_int,
+                        help=f"candidates per leg before fusion (default max({DEFAULT_PREFETCH}, k))")
+
+
+def _search_options(args):
+    """One SearchOptions from the `search` flags (checked here, before any store opens)."""
+    from lightretriever.components.store.options import SearchOptions
+
+    return SearchOptions(mode=args.mode, fusion=args.fusion, rrf_k=args.rrf_k, weights=args.weights,
+                         prefetch=args.prefetch, k=args.k, filters=args.filter)
 
 
 def _store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -325,10 +344,10 @@ def _search(args) -> None:
     from lightretriever.components.searcher import HybridSearcher
 
     check_texts([args.query], "query")  # bytes that are not UTF-8: refused before a store is opened
-    searcher = HybridSearcher.open(args.artifact, args.store, args.collection, table=args.table, mode=args.mode,
-                                   fusion=args.fusion, rrf_k=args.rrf_k, weights=args.weights, prefetch=args.prefetch)
+    searcher = HybridSearcher.open(args.artifact, args.store, args.collection, table=args.table,
+                                   options=_search_options(args))
     try:
-        result = searcher.search(args.query, k=args.k, filters=args.filter)
+        result = searcher.search(args.query)
     finally:
         searcher.store.close()
     if args.json:

@@ -35,7 +35,7 @@ from lightretriever.components.artifact import Artifact
 from lightretriever.components.batching import length_sorted_batches
 from lightretriever.components.errors import LightRetrieverError
 from lightretriever.components.home import lightretriever_home
-from lightretriever.components.store.fusion import DEFAULT_FUSION
+from lightretriever.components.store.fusion import DEFAULT_FUSION, FUSIONS
 from lightretriever.components.store.redact import redact
 from lightretriever.training.teacher_text import teacher_query_texts
 
@@ -44,7 +44,6 @@ from .metrics import METRICS, relevant_qrels, retrieval_metrics
 
 MODES = ("full", "dense", "sparse", "hybrid", "bm25")
 STORE_MODES = ("full", "dense", "sparse", "hybrid")
-FUSIONS = ("rrf", "dbsf", "linear")
 K = 100
 WARM_UP = 4  # queries run once, untimed, before each timed pass
 
@@ -181,8 +180,8 @@ def run_light(context: _Context, mode: str, fusion: str) -> dict:
     tokenized = time.perf_counter()
     encoded = encoder.encode_tokenized(tokens)
     encoded_at = time.perf_counter()
-    options = {"mode": mode, "fusion": fusion}
-    rankings, search_s = _search(context, encoded.dense, encoded.sparse, options, f"{mode}: search")
+    searcher = _searcher(context, encoder, mode=mode, fusion=fusion)
+    rankings, search_s = _search(searcher, context, encoded.dense, encoded.sparse, f"{mode}: search")
     extra = {"fusion": fusion} if mode == "hybrid" else {}
     return {"rankings": rankings, "tokenize_s": tokenized - started, "encode_s": encoded_at - tokenized,
             "search_s": search_s, **extra}
@@ -200,7 +199,7 @@ def run_full(context: _Context, mode: str, fusion: str) -> dict:
     tokenized = time.perf_counter()
     dense = full_forward(encoder, ids, context.batch_size, context.show_progress)
     encoded_at = time.perf_counter()
-    rankings, search_s = _search(context, dense, None, {"mode": "dense"}, "full: search")
+    rankings, search_s = _search(_searcher(context, encoder, mode="dense"), context, dense, None, "full: search")
     return {"rankings": rankings, "tokenize_s": tokenized - started, "encode_s": encoded_at - tokenized,
             "search_s": search_s, "forward": "DocumentEncoder.encode_ids, dense head only"}
 
@@ -219,16 +218,25 @@ def full_forward(encoder, ids: list[list[int]], batch_size: int, show_progress: 
     return dense
 
 
-def _search(context: _Context, dense, sparse, options: dict, label: str) -> tuple[dict[str, list[str]], float]:
-    """Top-K ids per query, in batched store requests; (rankings, seconds)."""
-    store, n, step = context.store, len(context.ids), context.batch_size
+def _searcher(context: _Context, encoder, **options):
+    """The evaluated collection behind `encoder`, with one SearchOptions: top K, the mode's options."""
+    from lightretriever.components.searcher import HybridSearcher
+    from lightretriever.components.store.options import SearchOptions
+
+    return HybridSearcher(encoder, context.store, SearchOptions(k=K, **options))
+
+
+def _search(searcher, context: _Context, dense, sparse, label: str) -> tuple[dict[str, list[str]], float]:
+    """Top-K ids per query, in batched requests of already-encoded queries (encoding is timed apart);
+    (rankings, seconds)."""
+    n, step = len(context.ids), context.batch_size
     part = lambda a, b: (dense[a:b] if dense is not None else None, sparse[a:b] if sparse is not None else None)  # noqa: E731
-    store.search_batch(*part(0, WARM_UP), k=K, **options)
+    searcher.search_encoded(*part(0, WARM_UP))
     hits: list = []
     seconds = 0.0
     for start in tqdm(range(0, n, step), desc=label, unit="batch", disable=not context.show_progress):
         began = time.perf_counter()
-        hits.extend(store.search_batch(*part(start, start + step), k=K, **options))
+        hits.extend(searcher.search_encoded(*part(start, start + step)))
         seconds += time.perf_counter() - began
     return {q: [h.id for h in found] for q, found in zip(context.ids, hits)}, seconds
 

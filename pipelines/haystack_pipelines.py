@@ -11,6 +11,7 @@ from haystack.dataclasses import ChatMessage
 from haystack.document_stores.types import DuplicatePolicy
 
 from lightretriever.components.store.fusion import DEFAULT_FUSION
+from lightretriever.components.store.options import DEFAULT_K, DEFAULT_MODE
 from lightretriever.components.haystack import (LightRetrieverDocumentEmbedder, LightRetrieverDocumentStore,
                                                 LightRetrieverRetriever)
 
@@ -35,8 +36,8 @@ def indexing_pipeline(model: str, document_store: LightRetrieverDocumentStore, *
     return pipeline
 
 
-def search_pipeline(document_store: LightRetrieverDocumentStore, *, model: str | None = None, top_k: int = 10,
-                    mode: str = "hybrid", fusion: str = DEFAULT_FUSION, **retriever_options: Any) -> Pipeline:
+def search_pipeline(document_store: LightRetrieverDocumentStore, *, model: str | None = None, top_k: int = DEFAULT_K,
+                    mode: str = DEFAULT_MODE, fusion: str = DEFAULT_FUSION, **retriever_options: Any) -> Pipeline:
     """`run({"retriever": {"query": "...", "filters": {...}}})` -> `{"retriever": {"documents": [...]}}`."""
     pipeline = Pipeline()
     pipeline.add_component("retriever", LightRetrieverRetriever(
@@ -45,7 +46,7 @@ def search_pipeline(document_store: LightRetrieverDocumentStore, *, model: str |
 
 
 def rag_pipeline(document_store: LightRetrieverDocumentStore, chat_generator: Any, *, model: str | None = None,
-                 top_k: int = 5, mode: str = "hybrid", fusion: str = DEFAULT_FUSION,
+                 top_k: int = 5, mode: str = DEFAULT_MODE, fusion: str = DEFAULT_FUSION,
                  template: list[ChatMessage] | None = None) -> Pipeline:
     """Retrieve -> ChatPromptBuilder -> your chat generator (any component taking `messages`).
 

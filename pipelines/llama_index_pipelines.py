@@ -10,6 +10,7 @@ from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import BaseNode
 
 from lightretriever.components.llama_index import LightRetrieverEmbedding, LightRetrieverRetriever
+from lightretriever.components.store.options import DEFAULT_K
 
 
 def hybrid_vector_index(nodes: list[BaseNode], model: str, client: Any = None, collection: str = "lightretriever",
@@ -27,7 +28,7 @@ def hybrid_vector_index(nodes: list[BaseNode], model: str, client: Any = None, c
                             embed_model=embed_model)
 
 
-def query_engine(model: str, store: str, collection: str, *, llm: Any = None, top_k: int = 10,
+def query_engine(model: str, store: str, collection: str, *, llm: Any = None, top_k: int = DEFAULT_K,
                  **retriever_options: Any) -> RetrieverQueryEngine:
     """A RetrieverQueryEngine over our store. Without `llm` it only retrieves (`response.source_nodes`);
     with one it answers from the retrieved nodes."""
