@@ -151,7 +151,7 @@ def _documents(path: Path, fields):
 
 def _read_queries(path: Path) -> dict[str, str]:
     """id -> text. JSONL lines with `_id`/`id` and `text`/`query`; other lines are a query each (id = line number)."""
-    from lightretriever.training.data import numbered_lines
+    from lightretriever.components.data.jsonl import numbered_lines
 
     if not path.is_file():
         raise AdaptInputError(f"queries file {path} does not exist")

@@ -8,11 +8,11 @@ has no defined nDCG).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from lightretriever.components.data.jsonl import json_object, numbered_lines
 from lightretriever.components.errors import LightRetrieverError
 from lightretriever.components.store import StoredDocument
 
@@ -67,11 +67,10 @@ class BeirDataset:
 
     def queries(self) -> dict[str, str]:
         out = {}
-        with open(self.queries_file, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    record = _json_line(line, f"{self.queries_file}:{number}")
-                    out[str(record["_id"])] = record["text"]
+        for number, line in numbered_lines(self.queries_file, DatasetError):
+            if line.strip():
+                record = _query_record(line, f"{self.queries_file}:{number}")
+                out[str(record["_id"])] = record["text"]
         return out
 
     def split_queries(self, qrels: dict[str, dict[str, int]], limit: int | None = None) -> dict[str, str]:
@@ -91,11 +90,8 @@ class BeirDataset:
         return count_documents(self.corpus)
 
 
-def _json_line(line: str, where: str) -> dict:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{where}: not valid JSON ({exc.msg})") from exc
-    if not isinstance(record, dict) or "_id" not in record or not isinstance(record.get("text"), str):
+def _query_record(line: str, where: str) -> dict:
+    record = json_object(line, where, DatasetError)
+    if "_id" not in record or not isinstance(record.get("text"), str):
         raise DatasetError(f"{where}: expected a JSON object with '_id' and a 'text' string")
     return record
