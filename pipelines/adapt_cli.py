@@ -142,16 +142,14 @@ def _corpus_location(path: Path) -> tuple[Path, Path | None]:
 
 
 def _documents(path: Path, fields):
-    from lightretriever.training.data import Document
-
     from .corpus import read_corpus
 
-    return [Document(d.id, d.title, d.text) for d in read_corpus(path, fields)]
+    return list(read_corpus(path, fields))
 
 
 def _read_queries(path: Path) -> dict[str, str]:
     """id -> text. JSONL lines with `_id`/`id` and `text`/`query`; other lines are a query each (id = line number)."""
-    from lightretriever.components.data.jsonl import numbered_lines
+    from lightretriever.components.jsonl import numbered_lines
 
     if not path.is_file():
         raise AdaptInputError(f"queries file {path} does not exist")

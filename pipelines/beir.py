@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lightretriever.components.data.jsonl import json_object, numbered_lines
+from lightretriever.components.document import StoredDocument
 from lightretriever.components.errors import LightRetrieverError
-from lightretriever.components.store import StoredDocument
+from lightretriever.components.jsonl import json_object, numbered_lines
 
 from lightretriever.training.data import read_qrels  # one BEIR qrels reader (no torch import)
 

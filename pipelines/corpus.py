@@ -29,9 +29,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lightretriever.components.data.jsonl import json_object, numbered_lines, numbered_raw_lines, utf8_line
+from lightretriever.components.document import StoredDocument
 from lightretriever.components.errors import CorpusError
-from lightretriever.components.store import StoredDocument
+from lightretriever.components.jsonl import json_object, numbered_lines, numbered_raw_lines, utf8_line
 
 ID_FIELDS = ("_id", "id", "docid", "doc_id")
 TEXT_FIELDS = ("text", "contents", "content", "body")

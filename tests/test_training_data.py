@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lightretriever.training.data import (BeirDataset, Document, TrainExample, TrainingDataError, examples_from_beir,
+from lightretriever.components.document import StoredDocument
+from lightretriever.training.data import (BeirDataset, TrainExample, TrainingDataError, examples_from_beir,
                                           read_beir, read_triples, sample_group)
 from lightretriever.training.inputs import load_training_data
 from lightretriever.training.negatives import mine_bm25_negatives
@@ -72,7 +73,7 @@ def test_read_beir_documents_use_title_then_text(scifact):
     assert doc.title.startswith("Microstructural development of human newborn cerebral white matter")
     assert doc.text.startswith("Alterations of the architecture of cerebral white matter")
     assert doc.encoder_text() == f"{doc.title} {doc.text}"
-    assert Document("x", "", "body only").encoder_text() == "body only"
+    assert StoredDocument("x", title="", text="body only").encoder_text() == "body only"
 
 
 def test_read_beir_tolerates_crlf_qrels(scifact):
@@ -171,10 +172,10 @@ def test_mining_is_deterministic_and_skip_top_skips_ranks(scifact, mined):
 
 
 def test_mining_drops_duplicate_texts_of_positives_and_unrelated_documents():
-    corpus = {"pos": Document("pos", "Cats", "Cats purr when content."),
-              "copy": Document("copy", "cats", "Cats  purr when content."),  # same text, other id
-              "near": Document("near", "", "Cats sleep most of the day."),
-              "far": Document("far", "", "Interest rates rose in March.")}
+    corpus = {"pos": StoredDocument("pos", title="Cats", text="Cats purr when content."),
+              "copy": StoredDocument("copy", title="cats", text="Cats  purr when content."),  # same text, other id
+              "near": StoredDocument("near", title="", text="Cats sleep most of the day."),
+              "far": StoredDocument("far", title="", text="Interest rates rose in March.")}
     mined = mine_bm25_negatives(corpus, {"q": "why do cats purr"}, {"q": {"pos"}}, depth=4, n=3, show_progress=False)
     assert mined == {"q": ["near"]}  # no copy of the positive, no zero-score document
 
@@ -237,8 +238,8 @@ def test_pseudo_queries_are_deterministic_and_cover_documents_more_than_once(sci
 
 
 def test_pseudo_queries_respect_kinds_and_run_out_gracefully():
-    corpus = {"a": Document("a", "A title of five words", "Short. One real sentence is here. Tiny"),
-              "b": Document("b", "Hi", "")}
+    corpus = {"a": StoredDocument("a", title="A title of five words", text="Short. One real sentence is here. Tiny"),
+              "b": StoredDocument("b", title="Hi", text="")}
     titles = pseudo_queries(corpus, 10, kinds=("title",))
     assert titles == [pseudo_queries(corpus, 1, kinds=("title",))[0]]  # "Hi" is under min_words
     sentences = pseudo_queries(corpus, 10, kinds=("sentence",))

@@ -45,12 +45,13 @@ import torch
 from tqdm.auto import tqdm
 
 from lightretriever.components.artifact import CONFIG_NAME, Artifact
+from lightretriever.components.document import StoredDocument
 from lightretriever.components.errors import ArtifactError
 from lightretriever.components.query_encoder import QueryTokenizer
 from lightretriever.components.tables import save_table, save_token_weights
 
 from .build import build_artifact, copy_document_model
-from .data import Document, TrainingDataError
+from .data import TrainingDataError
 from .document_cache import DocumentVectors
 from .pseudo_queries import pseudo_queries
 from .table_fit import TrainingQuery, initial_rows, train_rows
@@ -111,7 +112,7 @@ class AdaptResult:
         return data
 
 
-def adapt_artifact(base: str | Path, documents: Sequence[Document], out: str | Path,
+def adapt_artifact(base: str | Path, documents: Sequence[StoredDocument], out: str | Path,
                    config: AdaptConfig | None = None, *, queries: Sequence[str] = (),
                    qrels: dict[str, dict[str, int]] | None = None, labelled_queries: dict[str, str] | None = None,
                    stored_vectors: Callable[[Artifact, list[str]], dict[str, np.ndarray]] | None = None,
@@ -191,9 +192,9 @@ def _base_artifact(base: str | Path, target: Path, show_progress: bool) -> Artif
     return build_artifact(base, target, show_progress=show_progress)
 
 
-def _unique_documents(documents: Sequence[Document]) -> dict[str, Document]:
+def _unique_documents(documents: Sequence[StoredDocument]) -> dict[str, StoredDocument]:
     """id -> document, the last copy of a repeated id winning (as the index stores it); empty ones dropped."""
-    corpus: dict[str, Document] = {}
+    corpus: dict[str, StoredDocument] = {}
     for doc in documents:
         if doc.encoder_text().strip():
             corpus[doc.id] = doc
@@ -232,7 +233,7 @@ def corpus_idf(tokenizer: QueryTokenizer, texts: list[str], vocab_size: int, sho
     return np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
 
 
-def _training_queries(corpus: dict[str, Document], config: AdaptConfig, queries: Sequence[str],
+def _training_queries(corpus: dict[str, StoredDocument], config: AdaptConfig, queries: Sequence[str],
                       qrels: dict[str, dict[str, int]] | None, labelled: dict[str, str] | None) -> list[TrainingQuery]:
     made = pseudo_queries(corpus, config.pseudo_queries, seed=config.seed, max_words=config.max_query_words)
     training = [TrainingQuery(p.text, p.doc_id, "pseudo") for p in made]
@@ -249,7 +250,7 @@ def _training_queries(corpus: dict[str, Document], config: AdaptConfig, queries:
     return training
 
 
-def _document_sample(corpus: dict[str, Document], training: list[TrainingQuery], config: AdaptConfig) -> list[str]:
+def _document_sample(corpus: dict[str, StoredDocument], training: list[TrainingQuery], config: AdaptConfig) -> list[str]:
     """Every labelled positive, then a seeded random sample of the rest, up to `max_documents`."""
     must = list(dict.fromkeys(q.source for q in training if q.kind == "labelled"))
     rest = sorted(set(corpus) - set(must))
@@ -257,7 +258,7 @@ def _document_sample(corpus: dict[str, Document], training: list[TrainingQuery],
     return must + rest[:max(0, config.max_documents - len(must))]
 
 
-def _sample_vectors(artifact: Artifact, corpus: dict[str, Document], sample: list[str], config: AdaptConfig,
+def _sample_vectors(artifact: Artifact, corpus: dict[str, StoredDocument], sample: list[str], config: AdaptConfig,
                     dtype: str | None, stored_vectors, show_progress: bool) -> tuple[list[str], torch.Tensor]:
     """(the sampled ids that got a vector, their vectors): from the index when given, else encoded (and
     cached) within the time budget."""

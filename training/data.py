@@ -6,8 +6,9 @@ Two inputs are accepted by `inputs.load_training_data`:
                        are mined from the corpus (negatives.py; inputs.py joins the two)
     a triples file     JSONL[.gz], one {"query", "positive" | "positives", "negatives"?} per line; a passage
                        is a string or {"title"?, "text"}
-A document's text is "title text" (the BEIR/MTEB convention, the same as StoredDocument.encoder_text), so
-the model trains on exactly what it will encode at index time.
+Documents are `StoredDocument`s (components/document.py, the one document type): their text is
+"title text" (the BEIR/MTEB convention, `encoder_text`), so the model trains on exactly what it will
+encode at index time.
 Malformed lines stop the run with file:line: a silently dropped example is a silent change to training.
 """
 
@@ -22,7 +23,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from lightretriever.components.data.jsonl import json_object, numbered_lines
+from lightretriever.components.document import StoredDocument
+from lightretriever.components.jsonl import json_object, numbered_lines
 from lightretriever.components.errors import LightRetrieverError
 
 
@@ -30,21 +32,10 @@ class TrainingDataError(LightRetrieverError, ValueError):
     """Training data is missing a file, or a line of it cannot be read."""
 
 
-@dataclass(frozen=True)
-class Document:
-    id: str
-    title: str
-    text: str
-
-    def encoder_text(self) -> str:
-        """What the document encoder reads: title and body joined by a space (BEIR/MTEB convention)."""
-        return f"{self.title} {self.text}".strip() if self.title else self.text
-
-
 @dataclass
 class BeirDataset:
     name: str                               # the directory's name
-    corpus: dict[str, Document]
+    corpus: dict[str, StoredDocument]
     queries: dict[str, str]                 # every query in queries.jsonl, whatever the split
     qrels: dict[str, dict[str, int]]        # of `split` only: query id -> {doc id: relevance}
     split: str
@@ -114,14 +105,14 @@ def _qrels_path(directory: Path, split: str) -> Path:
                             f"{', '.join(available) or 'none'}; pass one of them as the split")
 
 
-def _read_beir_corpus(path: Path, show_progress: bool) -> dict[str, Document]:
-    corpus: dict[str, Document] = {}
+def _read_beir_corpus(path: Path, show_progress: bool) -> dict[str, StoredDocument]:
+    corpus: dict[str, StoredDocument] = {}
     for where, record in _jsonl(path, show_progress, desc="Reading corpus"):
         doc_id = _string_field(record, "_id", where)
         if doc_id in corpus:
             raise TrainingDataError(f"{where}: document id {doc_id!r} appears twice; ids must be unique")
-        corpus[doc_id] = Document(id=doc_id, title=_string_field(record, "title", where, required=False),
-                                  text=_string_field(record, "text", where, required=False))
+        corpus[doc_id] = StoredDocument(id=doc_id, title=_string_field(record, "title", where, required=False),
+                                        text=_string_field(record, "text", where, required=False))
     if not corpus:
         raise TrainingDataError(f"{path} holds no documents")
     return corpus
@@ -238,7 +229,7 @@ def _passage(item, role: str, where: str) -> str:
         return item
     if isinstance(item, dict) and isinstance(item.get("text"), str):
         title = item.get("title") or ""
-        return Document(id="", title=str(title), text=item["text"]).encoder_text()
+        return StoredDocument(id="", title=str(title), text=item["text"]).encoder_text()
     raise TrainingDataError(f"{where}: a {role} must be a string or an object with a \"text\" string, "
                             f"got {json.dumps(item)[:80]}")
 

@@ -17,10 +17,12 @@ import random
 import bm25s
 import numpy as np
 
-from .data import Document, TrainingDataError
+from lightretriever.components.document import StoredDocument
+
+from .data import TrainingDataError
 
 
-def mine_bm25_negatives(corpus: dict[str, Document], queries: dict[str, str], positives: dict[str, set[str]],
+def mine_bm25_negatives(corpus: dict[str, StoredDocument], queries: dict[str, str], positives: dict[str, set[str]],
                         depth: int = 50, n: int = 7, seed: int = 42, show_progress: bool = True,
                         skip_top: int = 0) -> dict[str, list[str]]:
     """query id -> up to `n` negative doc ids (best BM25 first), for every query in `queries`."""
@@ -35,7 +37,7 @@ def mine_bm25_negatives(corpus: dict[str, Document], queries: dict[str, str], po
             for i, query_id in enumerate(queries)}
 
 
-def _check_arguments(corpus: dict[str, Document], depth: int, n: int, skip_top: int) -> None:
+def _check_arguments(corpus: dict[str, StoredDocument], depth: int, n: int, skip_top: int) -> None:
     if not corpus:
         raise TrainingDataError("cannot mine negatives from an empty corpus")
     if depth < 1 or n < 0 or skip_top < 0:
@@ -51,7 +53,7 @@ def _stemmer():
     return Stemmer.Stemmer("english").stemWords
 
 
-def _bm25_rankings(corpus: dict[str, Document], doc_ids: list[str], query_texts: list[str], k: int,
+def _bm25_rankings(corpus: dict[str, StoredDocument], doc_ids: list[str], query_texts: list[str], k: int,
                    show_progress: bool) -> tuple[np.ndarray, np.ndarray]:
     """(positions into doc_ids, scores), each of shape (queries, k), best first."""
     stemmer = _stemmer()
@@ -65,7 +67,7 @@ def _bm25_rankings(corpus: dict[str, Document], doc_ids: list[str], query_texts:
     return retriever.retrieve(query_tokens, k=k, show_progress=show_progress)
 
 
-def _text_key(document: Document) -> str:
+def _text_key(document: StoredDocument) -> str:
     return " ".join(document.encoder_text().split()).casefold()
 
 

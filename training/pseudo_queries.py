@@ -19,7 +19,9 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from .data import Document, TrainingDataError
+from lightretriever.components.document import StoredDocument
+
+from .data import TrainingDataError
 
 KINDS = ("title", "sentence", "span")
 SPAN_WORDS = (4, 24)
@@ -35,7 +37,7 @@ class PseudoQuery:
     kind: str  # "title" | "sentence" | "span"
 
 
-def pseudo_queries(corpus: dict[str, Document], n: int, seed: int = 42, kinds: Sequence[str] = KINDS,
+def pseudo_queries(corpus: dict[str, StoredDocument], n: int, seed: int = 42, kinds: Sequence[str] = KINDS,
                    min_words: int = 4, max_words: int = 32) -> list[PseudoQuery]:
     """Up to `n` distinct pseudo queries (fewer only when the corpus runs out of text)."""
     kinds = _check(kinds, min_words, max_words)
@@ -78,7 +80,7 @@ def split_sentences(text: str) -> list[str]:
 class _DocumentSource:
     """One document's queries, made lazily on its first visit (a large corpus is never split up front)."""
 
-    def __init__(self, document: Document, kinds: tuple[str, ...], rng: random.Random, min_words: int,
+    def __init__(self, document: StoredDocument, kinds: tuple[str, ...], rng: random.Random, min_words: int,
                  max_words: int):
         self.document, self.rng, self.min_words, self.max_words = document, rng, min_words, max_words
         self.kinds = list(kinds)

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..artifact import Artifact
+from ..document import StoredDocument as StoredDocument  # the one document type, re-exported here
 from ..errors import StoreMismatchError
 
 DENSE_VECTOR = "dense"
@@ -76,28 +77,6 @@ class CollectionSchema:
                 f"({stored.artifact or 'unknown artifact'}) but this artifact's document encoder is "
                 f"{self.document_fingerprint} ({self.artifact}); its queries would not match those "
                 f"vectors. Use the artifact that indexed it, or {fix}")
-
-
-@dataclass
-class StoredDocument:
-    """A document as the store keeps it (its vectors live beside it in the point)."""
-
-    id: str
-    text: str = ""
-    title: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def payload(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "text": self.text, "meta": self.meta}
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> "StoredDocument":
-        return cls(id=str(payload.get("id", "")), text=payload.get("text") or "",
-                   title=payload.get("title") or "", meta=payload.get("meta") or {})
-
-    def encoder_text(self) -> str:
-        """What the document encoder reads: title and body joined by a space (BEIR/MTEB convention)."""
-        return f"{self.title} {self.text}".strip() if self.title else self.text
 
 
 @dataclass

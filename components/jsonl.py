@@ -1,5 +1,10 @@
 """JSONL lines with file:line errors: the one reader of every `.jsonl` / `.jsonl.gz` input.
 
+Training (BEIR corpora, triples), pipelines (`index`, `evaluate`'s BEIR queries, `adapt`'s queries) and
+any caller read lines through it; it lives in components because imports run pipelines -> training ->
+components and both sides need it. Stdlib only (no torch, no engine). Each caller passes the error
+class of its own layer (`error=`), so a message keeps its layer's type.
+
 A bad byte, a damaged .gz, an unreadable file or a line that is not a JSON object raises the caller's
 `error` class naming file:line and the fix — never a bare UnicodeDecodeError / EOFError / JSONDecodeError
 without a position: a silently dropped line is a silent change to an index or to training.
