@@ -1,9 +1,8 @@
 """A BEIR-layout dataset directory: `corpus.jsonl[.gz]`, `queries.jsonl`, `qrels/<split>.tsv`.
 
-Qrels are `query-id <TAB> corpus-id <TAB> score` after a header line; CRLF endings (as SciFact ships
-them) are read like LF. A score of 0 is a judged non-relevant document: it is kept in the qrels, and
-a query is evaluated only if it has at least one document with a score above 0 (a query without one
-has no defined nDCG).
+The layout and the qrels reader are components/beir.py's (shared with training's reader). A score
+of 0 is a judged non-relevant document: it is kept in the qrels, and a query is evaluated only if it
+has at least one document with a score above 0 (a query without one has no defined nDCG).
 """
 
 from __future__ import annotations
@@ -12,15 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from lightretriever.components import beir
 from lightretriever.components.document import StoredDocument
 from lightretriever.components.errors import LightRetrieverError
 from lightretriever.components.jsonl import json_object, numbered_lines
 
-from lightretriever.training.data import read_qrels  # one BEIR qrels reader (no torch import)
-
 from .corpus import count_documents, read_corpus
-
-CORPUS_NAMES = ("corpus.jsonl", "corpus.jsonl.gz")
 
 
 class DatasetError(LightRetrieverError, ValueError):
@@ -39,11 +35,11 @@ class BeirDataset:
         if not root.is_dir():
             raise DatasetError(f"dataset directory {root} does not exist; pass a BEIR directory "
                                "(corpus.jsonl, queries.jsonl, qrels/<split>.tsv), e.g. --dataset data/scifact")
-        corpus = next((root / n for n in CORPUS_NAMES if (root / n).is_file()), None)
+        corpus = beir.find_corpus(root)
         if corpus is None:
-            raise DatasetError(f"{root} has no corpus: expected {' or '.join(CORPUS_NAMES)} "
+            raise DatasetError(f"{root} has no corpus: expected {' or '.join(beir.CORPUS_NAMES)} "
                                "(one JSON document per line: _id, title, text)")
-        queries = root / "queries.jsonl"
+        queries = root / beir.QUERIES_NAME
         if not queries.is_file():
             raise DatasetError(f"{root} has no queries.jsonl (one JSON query per line: _id, text)")
         return cls(root=root, corpus=corpus, queries_file=queries)
@@ -54,11 +50,11 @@ class BeirDataset:
         return self.root.resolve().name.lower()
 
     def splits(self) -> list[str]:
-        return sorted(p.stem for p in (self.root / "qrels").glob("*.tsv"))
+        return beir.splits(self.root)
 
     def qrels(self, split: str) -> dict[str, dict[str, int]]:
         """Every judgment of the split, {query id: {document id: score}}, zeros included."""
-        path = self.root / "qrels" / f"{split}.tsv"
+        path = beir.qrels_file(self.root, split)
         if not path.is_file():
             available = ", ".join(self.splits()) or "none"
             raise DatasetError(f"{path} not found: the dataset has no {split!r} split (available: {available}); "
@@ -95,3 +91,8 @@ def _query_record(line: str, where: str) -> dict:
     if "_id" not in record or not isinstance(record.get("text"), str):
         raise DatasetError(f"{where}: expected a JSON object with '_id' and a 'text' string")
     return record
+
+
+def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
+    """BEIR qrels (components/beir.py); a bad line is a DatasetError."""
+    return beir.read_qrels(path, DatasetError)

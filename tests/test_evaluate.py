@@ -106,6 +106,16 @@ def test_scifact_qrels_read_with_crlf():
     assert all(score == 1 for judged in qrels.values() for score in judged.values())
 
 
+def test_bad_qrels_and_query_lines_are_dataset_errors_with_file_and_line(tmp_path):
+    # one qrels / JSONL reader with training (components/beir.py, jsonl.py), each layer's error type
+    root = write_beir(tmp_path / "d", ["1\tA\t1", "1\tA\tyes"], {"1": "q"}, [{"_id": "A", "text": "a"}])
+    with pytest.raises(DatasetError, match=r"test\.tsv:3: score 'yes' is not an integer"):
+        BeirDataset.open(root).qrels("test")
+    (root / "queries.jsonl").write_bytes(b'{"_id": "1", "text": "caf\xe9"}\n')
+    with pytest.raises(DatasetError, match=r"queries\.jsonl:1: byte 0xe9 .* is not UTF-8"):
+        BeirDataset.open(root).queries()
+
+
 def test_errors_name_the_problem(tmp_path):
     with pytest.raises(EvaluationError, match=r"unknown mode 'bm42'.*full, dense, sparse, hybrid, bm25"):
         parse_modes("full,bm42")

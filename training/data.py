@@ -23,9 +23,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from lightretriever.components import beir
 from lightretriever.components.document import StoredDocument
-from lightretriever.components.jsonl import json_object, numbered_lines
 from lightretriever.components.errors import LightRetrieverError
+from lightretriever.components.jsonl import json_object, numbered_lines
 
 
 class TrainingDataError(LightRetrieverError, ValueError):
@@ -85,22 +86,22 @@ def read_beir(directory: str | Path, split: str = "train", *, show_progress: boo
         raise TrainingDataError(f"BEIR directory {directory} does not exist (expected corpus.jsonl, queries.jsonl, qrels/)")
     qrels_path = _qrels_path(directory, split)  # checked first: a wrong split should fail before a long corpus read
     return BeirDataset(name=directory.name, corpus=_read_beir_corpus(_corpus_path(directory), show_progress),
-                       queries=_read_beir_queries(directory / "queries.jsonl"), qrels=read_qrels(qrels_path),
+                       queries=_read_beir_queries(directory / beir.QUERIES_NAME), qrels=read_qrels(qrels_path),
                        split=split)
 
 
 def _corpus_path(directory: Path) -> Path:
-    for name in ("corpus.jsonl", "corpus.jsonl.gz"):
-        if (directory / name).is_file():
-            return directory / name
+    found = beir.find_corpus(directory)
+    if found is not None:
+        return found
     raise TrainingDataError(f"{directory} has no corpus.jsonl or corpus.jsonl.gz; is it a BEIR dataset directory?")
 
 
 def _qrels_path(directory: Path, split: str) -> Path:
-    path = directory / "qrels" / f"{split}.tsv"
+    path = beir.qrels_file(directory, split)
     if path.is_file():
         return path
-    available = sorted(p.stem for p in (directory / "qrels").glob("*.tsv"))
+    available = beir.splits(directory)
     raise TrainingDataError(f"{path} does not exist; available splits in {directory / 'qrels'}: "
                             f"{', '.join(available) or 'none'}; pass one of them as the split")
 
@@ -125,28 +126,8 @@ def _read_beir_queries(path: Path) -> dict[str, str]:
 
 
 def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
-    """BEIR qrels: query id -> {doc id: relevance}, in file order. CRLF endings and a missing header are fine."""
-    path = Path(path)
-    qrels: dict[str, dict[str, int]] = {}
-    # newline="": split on "\n" only (a stray "\r" would otherwise shift line numbers); "\r\n" is stripped below
-    with open(path, encoding="utf-8", newline="") as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.rstrip("\r\n").split("\t")
-            if not line.strip() or (number == 1 and fields[0] == "query-id"):
-                continue
-            query_id, doc_id, score = _qrels_fields(fields, f"{path}:{number}")
-            qrels.setdefault(query_id, {})[doc_id] = score
-    return qrels
-
-
-def _qrels_fields(fields: list[str], where: str) -> tuple[str, str, int]:
-    if len(fields) != 3:
-        raise TrainingDataError(f"{where}: expected 3 tab-separated fields (query-id, corpus-id, score), "
-                                f"got {len(fields)}")
-    try:
-        return fields[0], fields[1], int(fields[2])
-    except ValueError:
-        raise TrainingDataError(f"{where}: score {fields[2]!r} is not an integer") from None
+    """BEIR qrels (components/beir.py), query id -> {doc id: relevance}; a bad line is a TrainingDataError."""
+    return beir.read_qrels(path, TrainingDataError)
 
 
 def examples_from_beir(dataset: BeirDataset, negatives: dict[str, list[str]] | None = None,
