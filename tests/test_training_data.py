@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lightretriever.components.document import StoredDocument
-from lightretriever.training.data import (BeirDataset, TrainExample, TrainingDataError, examples_from_beir,
+from lightretriever.training.data import (BeirSplit, TrainExample, TrainingDataError, examples_from_beir,
                                           read_beir, read_triples, sample_group)
 from lightretriever.training.inputs import load_training_data
 from lightretriever.training.negatives import mine_bm25_negatives
@@ -24,7 +24,7 @@ TRAIN_QUERIES, TRAIN_PAIRS, TEST_QUERIES, TEST_PAIRS = 809, 919, 300, 339
 
 
 @pytest.fixture(scope="module")
-def scifact() -> BeirDataset:
+def scifact() -> BeirSplit:
     return read_beir(SCIFACT, "train")
 
 
@@ -35,11 +35,11 @@ def mined(scifact) -> dict[str, list[str]]:
                                show_progress=False)
 
 
-def _train_queries(dataset: BeirDataset) -> dict[str, str]:
+def _train_queries(dataset: BeirSplit) -> dict[str, str]:
     return {q: dataset.queries[q] for q in dataset.qrels}
 
 
-def _positives(dataset: BeirDataset) -> dict[str, set[str]]:
+def _positives(dataset: BeirSplit) -> dict[str, set[str]]:
     return {q: set(docs) for q, docs in dataset.qrels.items()}
 
 

@@ -34,7 +34,10 @@ class TrainingDataError(LightRetrieverError, ValueError):
 
 
 @dataclass
-class BeirDataset:
+class BeirSplit:
+    """One split of a BEIR directory read whole into memory, to learn from (`read_beir`). The evaluation's
+    `pipelines/beir.BeirDataset` streams the same layout (components/beir.py) into a store instead."""
+
     name: str                               # the directory's name
     corpus: dict[str, StoredDocument]
     queries: dict[str, str]                 # every query in queries.jsonl, whatever the split
@@ -80,12 +83,12 @@ def _string_field(record: dict, key: str, where: str, required: bool = True) -> 
 # ---------------------------------------------------------------------------------------------- BEIR
 
 
-def read_beir(directory: str | Path, split: str = "train", *, show_progress: bool = False) -> BeirDataset:
+def read_beir(directory: str | Path, split: str = "train", *, show_progress: bool = False) -> BeirSplit:
     directory = Path(directory).expanduser()
     if not directory.is_dir():
         raise TrainingDataError(f"BEIR directory {directory} does not exist (expected corpus.jsonl, queries.jsonl, qrels/)")
     qrels_path = _qrels_path(directory, split)  # checked first: a wrong split should fail before a long corpus read
-    return BeirDataset(name=directory.name, corpus=_read_beir_corpus(_corpus_path(directory), show_progress),
+    return BeirSplit(name=directory.name, corpus=_read_beir_corpus(_corpus_path(directory), show_progress),
                        queries=_read_beir_queries(directory / beir.QUERIES_NAME), qrels=read_qrels(qrels_path),
                        split=split)
 
@@ -130,7 +133,7 @@ def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
     return beir.read_qrels(path, TrainingDataError)
 
 
-def examples_from_beir(dataset: BeirDataset, negatives: dict[str, list[str]] | None = None,
+def examples_from_beir(dataset: BeirSplit, negatives: dict[str, list[str]] | None = None,
                        min_relevance: int = 1) -> list[TrainExample]:
     """One example per query with a qrel >= min_relevance, in qrels order.
 
@@ -155,7 +158,7 @@ def examples_from_beir(dataset: BeirDataset, negatives: dict[str, list[str]] | N
     return examples
 
 
-def _negative_texts(dataset: BeirDataset, query_id: str, doc_ids: list[str], excluded: set[str],
+def _negative_texts(dataset: BeirSplit, query_id: str, doc_ids: list[str], excluded: set[str],
                     positive_texts: set[str]) -> list[str]:
     texts = []
     for doc_id in doc_ids:
@@ -168,7 +171,7 @@ def _negative_texts(dataset: BeirDataset, query_id: str, doc_ids: list[str], exc
     return texts
 
 
-def _warn_skipped(dataset: BeirDataset, skipped: int, missing_docs: int, min_relevance: int) -> None:
+def _warn_skipped(dataset: BeirSplit, skipped: int, missing_docs: int, min_relevance: int) -> None:
     # one summary, not one warning per query: BEIR splits routinely hold a few such queries
     if skipped or missing_docs:
         warnings.warn(f"{dataset.name}/{dataset.split}: skipped {skipped} of {len(dataset.qrels)} queries without a "
