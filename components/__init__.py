@@ -12,13 +12,13 @@ from .sparse import SparseBatch, SparseVector
 __all__ = [
     "Artifact", "ArtifactConfig", "ArtifactError", "CollectionSchema", "DocumentEmbeddings", "DocumentEncoder",
     "DocumentModelSpec", "Hit", "HybridSearcher", "LightRetrieverError", "QdrantHybridStore", "QueryEmbeddings",
-    "QueryEncoder", "QueryTableSpec", "SearchResult", "SparseBatch", "SparseSettings", "SparseVector",
+    "QueryEncoder", "QueryTableSpec", "SearchOptions", "SearchResult", "SparseBatch", "SparseSettings", "SparseVector",
     "SpecialTokens", "StoredDocument",
 ]
 
 _LAZY = {  # imported on first use: torch for the document encoder, the Qdrant engines for the store
     "DocumentEncoder": "document_encoder", "DocumentEmbeddings": "document_encoder",
-    "QdrantHybridStore": "store", "CollectionSchema": "store", "StoredDocument": "store", "Hit": "store",
+    "QdrantHybridStore": "store", "CollectionSchema": "store", "StoredDocument": "store", "Hit": "store", "SearchOptions": "store",
     "HybridSearcher": "searcher", "SearchResult": "searcher",
 }
 

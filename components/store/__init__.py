@@ -1,7 +1,9 @@
 """Qdrant hybrid store: dense + sparse vectors, embedded engine by default, server/cluster by URL."""
 
 from .fusion import FUSIONS, MODES, Fusion
+from .options import SearchOptions
 from .schema import CollectionSchema, Hit, StoredDocument, point_id
 from .store import QdrantHybridStore
 
-__all__ = ["FUSIONS", "MODES", "CollectionSchema", "Fusion", "Hit", "QdrantHybridStore", "StoredDocument", "point_id"]
+__all__ = ["FUSIONS", "MODES", "CollectionSchema", "Fusion", "Hit", "QdrantHybridStore", "SearchOptions",
+           "StoredDocument", "point_id"]
