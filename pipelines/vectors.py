@@ -32,10 +32,10 @@ import numpy as np
 from safetensors.numpy import load_file, safe_open, save_file
 
 from lightretriever.components.artifact import Artifact
+from lightretriever.components.document import StoredDocument
 from lightretriever.components.errors import LightRetrieverError
 from lightretriever.components.fingerprint import document_fingerprint
 from lightretriever.components.sparse import SparseBatch
-from lightretriever.components.store import StoredDocument
 
 FORMAT = "lightretriever-document-vectors/1"
 # live vs stored agreement the sample check demands: float16 rounding alone gives ~1e-6 of cosine

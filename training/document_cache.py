@@ -21,10 +21,6 @@ from lightretriever.components.artifact import Artifact
 from lightretriever.components.home import lightretriever_home
 
 
-def cache_home() -> Path:
-    return lightretriever_home()
-
-
 def _key(text: str) -> bytes:
     return hashlib.sha1(text.strip().encode("utf-8")).hexdigest().encode("ascii")
 
@@ -69,7 +65,7 @@ class DocumentVectors:
             name += f"-max{max_length}"
         else:
             max_length = None
-        path = (cache_dir or cache_home() / "cache" / "document-vectors") / f"{name}.npz"
+        path = (cache_dir or lightretriever_home() / "cache" / "document-vectors") / f"{name}.npz"
         keys, vectors = _load(path)
         known = set(keys.tolist())
         missing = list(dict.fromkeys(t for t in texts if _key(t) not in known))
