@@ -72,6 +72,15 @@ def _deterministic_torch():
     yield
 
 
+def nested_dict(depth: int) -> dict:
+    """{"a": {"a": … {}}} with `depth` levels below the top (metadata deeper than the store allows)."""
+    top: dict = {}
+    node = top
+    for _ in range(depth):
+        node["a"] = node = {}
+    return top
+
+
 # -- the command line ---------------------------------------------------------------------------
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:

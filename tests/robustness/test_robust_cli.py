@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import nested_dict, run_cli
 from lightretriever.components.store import QdrantHybridStore
 from lightretriever.pipelines.cli import main
 
@@ -207,11 +207,7 @@ def test_a_closed_pipe_ends_quietly(minilm_artifact, indexed):
 
 def test_deep_metadata_names_the_corpus_line_and_the_collection_still_serves(minilm_artifact, tmp_path):
     rows = scifact_rows(10)
-    deep: dict = {}
-    node = deep
-    for _ in range(40):
-        node["a"] = node = {}
-    rows[6] = json.dumps({"_id": "deep", "text": "x", "metadata": deep}).encode()
+    rows[6] = json.dumps({"_id": "deep", "text": "x", "metadata": nested_dict(40)}).encode()
     corpus = write(tmp_path / "c.jsonl", rows)
     error = one_error(index(minilm_artifact, corpus, tmp_path / "store", "--batch-size", "4"))
     assert f"{corpus}:7: document 'deep', field meta.a.a" in error and "rerun with --resume" in error

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from conftest import nested_dict
 
 from lightretriever.components.errors import CorpusError, InvalidArgumentError, PayloadError
 from lightretriever.components.store import CollectionSchema, QdrantHybridStore
@@ -223,11 +224,7 @@ def test_metadata_the_store_cannot_hold_names_the_corpus_line(tiny_llama_artifac
     """The store's PayloadError names the document id; index adds where it is in the corpus. The batches
     before it stay stored, and the collection opens, counts and searches as before."""
     rows = lines(10)
-    deep: dict = {}
-    node = deep
-    for _ in range(40):
-        node["a"] = node = {}
-    rows[6] = json.dumps({"_id": "deep", "text": "x", "metadata": deep}).encode()
+    rows[6] = json.dumps({"_id": "deep", "text": "x", "metadata": nested_dict(40)}).encode()
     corpus = write(tmp_path / "c.jsonl", rows)
     with open_store(tiny_llama_artifact, tmp_path / "s") as store:
         with pytest.raises(PayloadError, match=r"c.jsonl:7: document 'deep', field meta.a.a.*nesting is deeper.*--resume"):
