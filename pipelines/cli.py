@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from lightretriever.components.artifact import SPARSE_VOCABULARIES
 from lightretriever.components.errors import InvalidArgumentError, LightRetrieverError
-from lightretriever.components.store.fusion import DEFAULT_FUSION, DEFAULT_RRF_K, FUSIONS
+from lightretriever.components.store.fusion import DEFAULT_FUSION, DEFAULT_RRF_K, FUSIONS, check_weights
 from lightretriever.components.texts import check_texts
 
 from .arguments import non_negative_float, non_negative_int, positive_int
@@ -254,12 +253,10 @@ def _store_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _weights(text: str) -> tuple[float, float]:
     try:
-        dense, sparse = (float(x) for x in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected two numbers 'DENSE,SPARSE', got {text!r}") from None
-    if not all(math.isfinite(w) and w >= 0 for w in (dense, sparse)) or dense + sparse == 0:
-        raise argparse.ArgumentTypeError(f"expected two finite numbers >= 0, not both 0, got {text!r}")
-    return dense, sparse
+        return check_weights(tuple(float(x) for x in text.split(",")))
+    except ValueError as exc:  # not numbers, or InvalidArgumentError from the one weights check
+        raise argparse.ArgumentTypeError(str(exc) if isinstance(exc, InvalidArgumentError)
+                                         else f"expected two numbers 'DENSE,SPARSE', got {text!r}") from None
 
 
 def _json_filter(text: str):

@@ -57,7 +57,7 @@ class Fusion:
             raise InvalidArgumentError(f"fusion={kind!r} is not known; use one of {FUSIONS}")
         rrf_k = _check_rrf_k(rrf_k)
         if weights is not None:
-            weights = _check_weights(weights)
+            weights = check_weights(weights)
             if kind == "dbsf":
                 raise InvalidArgumentError("weights apply to rrf and linear fusion, not dbsf")
         return cls(kind=kind, rrf_k=rrf_k, weights=weights)
@@ -73,7 +73,7 @@ def _check_rrf_k(rrf_k) -> int:
     return int(rrf_k)
 
 
-def _check_weights(weights) -> tuple[float, float]:
+def check_weights(weights) -> tuple[float, float]:
     hint = ("pass two finite, non-negative numbers (dense, sparse), not both zero, "
             f"e.g. weights={DEFAULT_LINEAR_WEIGHTS}")
     if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__") or len(weights) != 2:
