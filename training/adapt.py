@@ -50,7 +50,8 @@ from lightretriever.components.errors import ArtifactError
 from lightretriever.components.query_encoder import QueryTokenizer
 from lightretriever.components.tables import save_table, save_token_weights
 
-from .build import build_artifact, copy_document_model
+from .artifact_writer import ArtifactWriter
+from .build import build_artifact
 from .data import TrainingDataError
 from .document_cache import DocumentVectors
 from .pseudo_queries import pseudo_queries
@@ -177,8 +178,7 @@ def adapt_artifact(base: str | Path, documents: Sequence[StoredDocument], out: s
 # -- inputs ------------------------------------------------------------------------------------------
 
 def _check_target(out: Path, work: Path, overwrite: bool, resume: bool) -> None:
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ArtifactError(f"{out} already exists and is not empty; pass --overwrite to replace it")
+    ArtifactWriter(out, overwrite=overwrite).check_target()
     if work.exists() and not resume:
         shutil.rmtree(work)  # an earlier, interrupted run: start over (the vector caches are kept)
 
@@ -281,36 +281,29 @@ def _sample_vectors(artifact: Artifact, corpus: dict[str, StoredDocument], sampl
 def write_adapted(base: Artifact, out: Path, rows: np.ndarray, idf: np.ndarray, config: AdaptConfig,
                   counts: dict[str, int], documents: int, sampled: int, overwrite: bool) -> None:
     """The base's tokenizer files and document model (byte for byte), the new table and token weights."""
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    dm = base.config.document_model
-    skip = {CONFIG_NAME, "tables", dm.path, dm.adapter}
-    for item in base.root.iterdir():
-        if item.name not in skip and item.is_file():
-            shutil.copyfile(item, tmp / item.name)
-    copy_document_model(base, tmp)
-    config_out = dataclasses.replace(base.config, tables={}, provenance=dict(base.config.provenance))
-    name = base.config.default_table
-    spec = dataclasses.replace(base.table_spec(), file=f"tables/{name}.safetensors",
-                               dtype=config.table_dtype or base.table_spec().dtype,
-                               token_weights=TOKEN_WEIGHTS_FILE.format(name=name),
-                               notes={"rows": "adapted", "weights": "corpus IDF (sparse); trained rows (dense)"})
-    save_table(tmp / spec.file, rows, spec.dtype, spec.instruction)
-    save_token_weights(tmp / spec.token_weights, idf, "corpus IDF (BM25's), query tokenisation")
-    config_out.tables = {name: spec}
-    config_out.provenance["adapted"] = {
-        "adapted_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "base": str(base.root),
-        "documents": documents, "sampled_documents": sampled, "queries": counts, "config": config.to_dict()}
-    (tmp / CONFIG_NAME).write_text(config_out.to_json(), encoding="utf-8")
-    adapted = Artifact.load(tmp, need_document_model=True)
-    if adapted.document_fingerprint() != base.document_fingerprint():
-        raise ArtifactError("internal: the adapted artifact's document side differs from its base's")
-    if out.exists():
-        if not overwrite and any(out.iterdir()):
-            raise ArtifactError(f"{out} appeared while adapting; pass --overwrite to replace it")
-        shutil.rmtree(out)
-    tmp.replace(out)
+    with ArtifactWriter(out, overwrite=overwrite) as writer:
+        dm = base.config.document_model
+        skip = {CONFIG_NAME, "tables", dm.path, dm.adapter}
+        for item in base.root.iterdir():
+            if item.name not in skip and item.is_file():
+                writer.copy_file(item, item.name)
+        writer.link_document_model(base)
+        config_out = dataclasses.replace(base.config, tables={}, provenance=dict(base.config.provenance))
+        name = base.config.default_table
+        spec = dataclasses.replace(base.table_spec(), file=f"tables/{name}.safetensors",
+                                   dtype=config.table_dtype or base.table_spec().dtype,
+                                   token_weights=TOKEN_WEIGHTS_FILE.format(name=name),
+                                   notes={"rows": "adapted", "weights": "corpus IDF (sparse); trained rows (dense)"})
+        save_table(writer.root / spec.file, rows, spec.dtype, spec.instruction)
+        save_token_weights(writer.root / spec.token_weights, idf, "corpus IDF (BM25's), query tokenisation")
+        config_out.tables = {name: spec}
+        config_out.provenance["adapted"] = {
+            "adapted_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "base": str(base.root),
+            "documents": documents, "sampled_documents": sampled, "queries": counts, "config": config.to_dict()}
+        writer.write_config(config_out)
+        adapted = Artifact.load(writer.root, need_document_model=True)
+        if adapted.document_fingerprint() != base.document_fingerprint():
+            raise ArtifactError("internal: the adapted artifact's document side differs from its base's")
 
 
 def summary_json(result: AdaptResult) -> str:

@@ -24,6 +24,7 @@ from lightretriever.components.backbones import resolve_device, wrap_model
 from lightretriever.components.errors import ArtifactError
 from lightretriever.components.fingerprint import weights_digest
 
+from .artifact_writer import ArtifactWriter
 from .export import write_query_table
 
 
@@ -59,11 +60,8 @@ def build_artifact(base: str | Path, out: str | Path, *, instruction: str = "", 
                    lowercase: bool = False, max_query_length: int = 512, max_document_length: int | None = None,
                    sparse: SparseSettings | None = None, device: str | None = None, overwrite: bool = False,
                    export_batch_size: int = 512, show_progress: bool = True) -> Artifact:
-    out = Path(out).expanduser()
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ArtifactError(f"{out} already exists and is not empty; pass overwrite=True (--overwrite) to replace it")
-        shutil.rmtree(out)
+    writer = ArtifactWriter(out, overwrite=overwrite)
+    writer.check_target()  # before the minutes of export
     base_model = BaseModel.parse(base)
     hf_config = _load_config(base_model)
     backbone = backbone or _detect_backbone(hf_config, base_model)
@@ -73,27 +71,23 @@ def build_artifact(base: str | Path, out: str | Path, *, instruction: str = "", 
     pooling = pooling or ("last" if backbone == "decoder" else _sentence_transformers_pooling(base_model))
     max_document_length = max_document_length or _default_document_length(base_model, hf_config)
 
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    _save_document_model(model, base_model, tmp / "model")
-    tokenizer.save(str(tmp / TOKENIZER_FILE))
-    _write_tokenizer_config(tmp, hf_tokenizer, special, max_document_length)
-    config = ArtifactConfig(
-        backbone=backbone, pooling=pooling, sparse_head=sparse_head,
-        dense_dim=int(hf_config.hidden_size), vocab_size=tokenizer.get_vocab_size(with_added_tokens=True),
-        special_tokens=special, tables={}, default_table="default", document_model=DocumentModelSpec(path="model"),
-        sparse=sparse or UNTRAINED_SPARSE, lowercase=_lowercases(tokenizer), max_query_length=max_query_length,
-        max_document_length=max_document_length, provenance=_provenance(base_model),
-    )
-    artifact = Artifact(root=tmp, config=config)
-    config.document_weights_digest = weights_digest(artifact)
-    target = resolve_device(device)
-    wrapped = wrap_model(model, backbone, pooling, sparse_head).to(target)
-    write_query_table(wrapped, artifact, "default", instruction, dtype=table_dtype, batch_size=export_batch_size,
-                      make_default=True, show_progress=show_progress, zero_shot=True)
-    tmp.replace(out)  # the artifact appears only once complete
-    return Artifact.load(out, need_document_model=True)
+    with writer:  # the artifact appears only once complete
+        _save_document_model(model, base_model, writer.root / "model")
+        tokenizer.save(str(writer.root / TOKENIZER_FILE))
+        _write_tokenizer_config(writer.root, hf_tokenizer, special, max_document_length)
+        config = ArtifactConfig(
+            backbone=backbone, pooling=pooling, sparse_head=sparse_head,
+            dense_dim=int(hf_config.hidden_size), vocab_size=tokenizer.get_vocab_size(with_added_tokens=True),
+            special_tokens=special, tables={}, default_table="default", document_model=DocumentModelSpec(path="model"),
+            sparse=sparse or UNTRAINED_SPARSE, lowercase=_lowercases(tokenizer), max_query_length=max_query_length,
+            max_document_length=max_document_length, provenance=_provenance(base_model),
+        )
+        artifact = Artifact(root=writer.root, config=config)
+        config.document_weights_digest = weights_digest(artifact)
+        wrapped = wrap_model(model, backbone, pooling, sparse_head).to(resolve_device(device))
+        write_query_table(wrapped, artifact, "default", instruction, dtype=table_dtype, batch_size=export_batch_size,
+                          make_default=True, show_progress=show_progress, zero_shot=True)
+    return Artifact.load(writer.out, need_document_model=True)
 
 
 def _save_document_model(model, base: BaseModel, target: Path) -> None:
@@ -108,22 +102,6 @@ def _save_document_model(model, base: BaseModel, target: Path) -> None:
     target.mkdir(parents=True)
     for file in [source / "config.json", *weights, *source.glob("*.safetensors.index.json")]:
         shutil.copyfile(file, target / file.name)
-
-
-def copy_document_model(source: Artifact, target_root: Path) -> None:
-    """An adapted artifact's document encoder: the base artifact's files, byte for byte (hard links
-    where the file system allows, so nothing is duplicated; a link shares bytes, so it cannot drift)."""
-    dm = source.config.document_model
-    folders = [dm.path] if dm.path is not None else [dm.adapter]
-    for folder in folders:
-        for file in sorted((source.root / folder).rglob("*")):
-            if file.is_file():
-                dest = target_root / folder / file.relative_to(source.root / folder)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    dest.hardlink_to(file)
-                except OSError:
-                    shutil.copyfile(file, dest)
 
 
 def prepare_tokenizer(hf_tokenizer, backbone: str, lowercase: bool) -> tuple[Tokenizer, SpecialTokens]:

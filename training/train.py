@@ -31,6 +31,7 @@ from lightretriever.components.backbones import load_backbone, resolve_device, w
 from lightretriever.components.errors import ArtifactError
 from lightretriever.components.fingerprint import weights_digest
 
+from .artifact_writer import ArtifactWriter
 from .build import build_artifact
 from .collator import Collator, GroupDataset, Item
 from .config import TrainConfig
@@ -62,8 +63,7 @@ def train_artifact(base: str | Path, data: str | Path, out: str | Path, config: 
     if config.variant not in VARIANTS:
         raise ValueError(f"variant {config.variant!r}: expected one of {VARIANTS}")
     out = Path(out).expanduser()
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ArtifactError(f"{out} already exists and is not empty; pass --overwrite to replace it")
+    ArtifactWriter(out, overwrite=overwrite).check_target()  # before the hours of training
     work = out.with_name(out.name + ".train")
     if not resume:
         shutil.rmtree(work, ignore_errors=True)
@@ -200,10 +200,15 @@ def _last_checkpoint(folder: Path) -> Path | None:
 
 def _write_artifact(base: Artifact, module, out: Path, config: TrainConfig, overwrite: bool,
                     show_progress: bool) -> None:
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(base.root, tmp)
-    artifact = Artifact.load(tmp, need_document_model=True)
+    with ArtifactWriter(out, overwrite=overwrite) as writer:
+        writer.copy_tree(base.root)
+        artifact = Artifact.load(writer.root, need_document_model=True)
+        _write_trained(base, module, artifact, config, show_progress)
+        writer.write_config(artifact.config)
+
+
+def _write_trained(base: Artifact, module, artifact: Artifact, config: TrainConfig, show_progress: bool) -> None:
+    """The trained parts into `artifact` (the staged copy of `base`), by variant, and the provenance."""
     instruction = base.table_spec().instruction
     if config.variant == "table-only":
         _save_table_rows(artifact, module.table.detach().cpu().numpy(), instruction)
@@ -218,12 +223,6 @@ def _write_artifact(base: Artifact, module, out: Path, config: TrainConfig, over
     artifact.config.provenance.update({
         "trained": True, "variant": config.variant, "trained_at": datetime.datetime.now(datetime.UTC).isoformat(
             timespec="seconds"), "training": config.to_dict()})
-    artifact.save_config()
-    if out.exists():
-        if not overwrite:
-            raise ArtifactError(f"{out} appeared during training; pass --overwrite to replace it")
-        shutil.rmtree(out)
-    tmp.replace(out)
 
 
 def _merged(model):
