@@ -12,7 +12,8 @@ What keeps such a file honest:
     changed since is refused by id, not silently indexed with stale vectors;
   - `check_against_encoder` re-encodes a random sample with the live model and compares.
 
-Layout: `dense` float16 [n, dim]; sparse CSR `sparse_indptr` int64 [n+1], `sparse_indices` uint16 (int32
+The file format, its atomic write and `text_digest` are components/vector_file.py (training's
+document cache uses the same). Layout: `dense` float16 [n, dim]; sparse CSR `sparse_indptr` int64 [n+1], `sparse_indices` uint16 (int32
 when the vocabulary is larger) and `sparse_values` float16; `text_digest` uint8 [n, 8]; metadata: format,
 document_fingerprint, ids (JSON), dim, vocab_size, created, source. float16 keeps a SciFact-sized file
 small (~10 MB) and costs < 1e-3 of cosine (checked by the sample comparison).
@@ -20,7 +21,6 @@ small (~10 MB) and costs < 1e-3 of cosine (checked by the sample comparison).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import time
@@ -29,26 +29,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file, safe_open, save_file
 
 from lightretriever.components.artifact import Artifact
 from lightretriever.components.document import StoredDocument
-from lightretriever.components.errors import LightRetrieverError
 from lightretriever.components.fingerprint import document_fingerprint
 from lightretriever.components.sparse import SparseBatch
+from lightretriever.components.vector_file import (FORMAT, VectorsError, read_vector_file, text_digest,
+                                                   text_digests, write_vector_file)
 
-FORMAT = "lightretriever-document-vectors/1"
+__all__ = ["FORMAT", "DocumentVectors", "SampleCheck", "VectorsError", "check_against_encoder", "encode_corpus",
+           "load_vectors", "save_vectors", "text_digest"]
 # live vs stored agreement the sample check demands: float16 rounding alone gives ~1e-6 of cosine
 MIN_DENSE_COSINE = 0.999
 MIN_SPARSE_COSINE = 0.99
-
-
-class VectorsError(LightRetrieverError, ValueError):
-    """A document-vector file does not fit the artifact or the corpus it is used with."""
-
-
-def text_digest(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
 
 
 @dataclass
@@ -100,22 +93,16 @@ def save_vectors(path: str | Path, documents: list[StoredDocument], dense: np.nd
     if len(set(ids)) != len(ids):
         raise VectorsError("the corpus repeats document ids; a vector file keeps one vector per id")
     index_dtype = np.uint16 if vocab_size <= np.iinfo(np.uint16).max + 1 else np.int32
-    tensors = {
-        "dense": np.ascontiguousarray(dense, dtype=np.float16),
+    sparse_tensors = {
         "sparse_indptr": np.asarray(sparse.indptr, dtype=np.int64),
         "sparse_indices": np.asarray(sparse.indices).astype(index_dtype),
         "sparse_values": np.asarray(sparse.values, dtype=np.float16),
-        "text_digest": np.frombuffer(b"".join(text_digest(d.encoder_text()) for d in documents),
-                                     dtype=np.uint8).reshape(len(documents), 8),
     }
-    metadata = {"format": FORMAT, "document_fingerprint": fingerprint, "ids": json.dumps(ids),
-                "dim": str(dense.shape[1]), "vocab_size": str(vocab_size), "source": source,
+    metadata = {"ids": json.dumps(ids), "dim": str(dense.shape[1]), "vocab_size": str(vocab_size), "source": source,
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    save_file(tensors, str(tmp), metadata=metadata)
-    tmp.replace(path)  # atomic: an interrupted run never leaves a truncated file under the real name
-    return path
+    return write_vector_file(path, np.asarray(dense, dtype=np.float16),
+                             text_digests(d.encoder_text() for d in documents), fingerprint,
+                             tensors=sparse_tensors, metadata=metadata)
 
 
 def encode_corpus(artifact: Artifact, corpus: str | Path, out: str | Path, *, batch_size: int = 32,
@@ -144,15 +131,11 @@ def load_vectors(path: str | Path, artifact: Artifact | None = None) -> Document
     path = Path(path)
     if not path.is_file():
         raise VectorsError(f"document-vector file {path} does not exist; make one with `lightretriever encode-corpus`")
-    try:
-        with safe_open(str(path), framework="numpy") as handle:
-            meta = handle.metadata() or {}
-        tensors = load_file(str(path))
-    except Exception as exc:  # safetensors raises its own error types for damaged files
-        raise VectorsError(f"{path} cannot be read as a document-vector file ({exc})") from exc
-    if meta.get("format") != FORMAT:
-        raise VectorsError(f"{path} is not a {FORMAT} file (format {meta.get('format')!r})")
-    fingerprint = meta["document_fingerprint"]
+    file = read_vector_file(path)
+    tensors, meta, fingerprint = file.tensors, file.meta, file.fingerprint
+    if "ids" not in meta or "sparse_indptr" not in tensors:
+        raise VectorsError(f"{path} holds dense vectors only (a training cache?), not an `encode-corpus` file; "
+                           "make one with `lightretriever encode-corpus`")
     if artifact is not None and fingerprint != document_fingerprint(artifact):
         raise VectorsError(
             f"{path} was written by the document encoder {fingerprint}, but {artifact.root} has "
@@ -160,8 +143,8 @@ def load_vectors(path: str | Path, artifact: Artifact | None = None) -> Document
             f"`lightretriever encode-corpus {artifact.root} --corpus CORPUS --out {path}`")
     sparse = SparseBatch(tensors["sparse_indptr"], tensors["sparse_indices"].astype(np.int64),
                          tensors["sparse_values"].astype(np.float32))
-    return DocumentVectors(ids=json.loads(meta["ids"]), dense=tensors["dense"].astype(np.float32), sparse=sparse,
-                           digests=tensors["text_digest"], fingerprint=fingerprint, meta=meta)
+    return DocumentVectors(ids=json.loads(meta["ids"]), dense=file.dense, sparse=sparse, digests=file.digests,
+                           fingerprint=fingerprint, meta=meta)
 
 
 # -- the live check -------------------------------------------------------------------------------

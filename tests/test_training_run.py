@@ -84,7 +84,7 @@ def test_freeze_documents_keeps_the_document_encoder(tiny_llama_artifact, tiny_b
     assert artifact.document_fingerprint() == tiny_llama_artifact.document_fingerprint()  # the index stays valid
     assert not np.allclose(dequantize(*load_table(artifact.table_file())),
                            dequantize(*load_table(tiny_llama_artifact.table_file())))
-    assert list((tmp_path / "home" / "cache" / "document-vectors").glob("*.npz"))  # vectors cached for reuse
+    assert list((tmp_path / "home" / "cache" / "document-vectors").glob("*.safetensors"))  # vectors cached for reuse
 
 
 def test_table_only_trains_rows_and_keeps_the_model(tiny_llama_artifact, tiny_beir, tmp_path, monkeypatch):

@@ -2,14 +2,15 @@
 
 With `--freeze-documents` (and `--table-only`) the document encoder never changes, so an index built
 with the base model stays valid, and training touches no document forward pass. Vectors are kept in
-a file per document-encoder fingerprint (`$LIGHTRETRIEVER_HOME/cache/document-vectors/`), keyed by
-the text's sha1, so a second run (or the other variant) reuses them. numpy `.npz` with numeric and
-fixed-width byte arrays only: loaded with `allow_pickle=False`.
+a file per document-encoder fingerprint (`$LIGHTRETRIEVER_HOME/cache/document-vectors/NAME.safetensors`),
+keyed by `text_digest` of the stripped text (the encoder strips it too), so a second run (or the other
+variant) reuses them. The file is the project's one document-vector format (components/vector_file.py:
+safetensors, dense float32 only here, written atomically, no pickle). Caches of older versions (`NAME.npz`,
+sha1-keyed) are simply not found: their vectors are computed again, once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
@@ -19,17 +20,23 @@ from tqdm.auto import tqdm
 
 from lightretriever.components.artifact import Artifact
 from lightretriever.components.home import lightretriever_home
+from lightretriever.components.vector_file import read_vector_file, text_digest, text_digests, write_vector_file
 
 
 def _key(text: str) -> bytes:
-    return hashlib.sha1(text.strip().encode("utf-8")).hexdigest().encode("ascii")
+    return text_digest(text.strip())  # the encoder strips the text too: same vector, same key
+
+
+def _keys(texts: list[str]) -> np.ndarray:
+    return text_digests(t.strip() for t in texts)
 
 
 class DocumentVectors:
     """text -> L2-normalised dense vector of the (frozen) document encoder."""
 
     def __init__(self, keys: np.ndarray, vectors: np.ndarray):
-        self._index = {k: i for i, k in enumerate(keys.tolist())}
+        """`keys`: uint8 [n, 8], `_key` of each row's text; `vectors`: [n, dim]."""
+        self._index = {row.tobytes(): i for i, row in enumerate(keys)}
         self._vectors = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
 
     def has(self, text: str) -> bool:
@@ -65,9 +72,9 @@ class DocumentVectors:
             name += f"-max{max_length}"
         else:
             max_length = None
-        path = (cache_dir or lightretriever_home() / "cache" / "document-vectors") / f"{name}.npz"
+        path = (cache_dir or lightretriever_home() / "cache" / "document-vectors") / f"{name}.safetensors"
         keys, vectors = _load(path)
-        known = set(keys.tolist())
+        known = {row.tobytes() for row in keys}
         missing = list(dict.fromkeys(t for t in texts if _key(t) not in known))
         if missing:
             encoder = DocumentEncoder(artifact, device=device, dtype=dtype, max_length=max_length)
@@ -81,22 +88,16 @@ class DocumentVectors:
                         break
                     chunk = missing[start:start + save_every]
                     dense = encoder.encode_dense(chunk, batch_size=batch_size, show_progress=False)
-                    keys = np.concatenate([keys, np.array([_key(t) for t in chunk], dtype="S40")])
+                    keys = np.concatenate([keys, _keys(chunk)])
                     vectors = np.concatenate([vectors, dense])
-                    _save(path, keys, vectors)
+                    write_vector_file(path, np.asarray(vectors, dtype=np.float32), keys, name)
                     bar.update(len(chunk))
         return cls(keys, vectors)
 
 
 def _load(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(keys uint8 [n, 8], vectors float32 [n, dim]) of the cache file; empty when there is none yet."""
     if not path.is_file():
-        return np.zeros(0, dtype="S40"), np.zeros((0, 0), dtype=np.float32)
-    with np.load(path, allow_pickle=False) as data:
-        return data["keys"], data["vectors"]
-
-
-def _save(path: Path, keys: np.ndarray, vectors: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, keys=keys, vectors=vectors)
-    tmp.replace(path)
+        return _keys([]), np.zeros((0, 0), dtype=np.float32)
+    file = read_vector_file(path)
+    return file.digests, file.dense
