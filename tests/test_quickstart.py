@@ -163,6 +163,20 @@ def test_vectors_refused_for_changed_documents_and_other_encoders(minilm_artifac
                               sample=3, show_progress=False)
 
 
+def test_training_cache_shares_the_format_but_is_no_encode_corpus_file(tmp_path):
+    from lightretriever.components.vector_file import read_vector_file, text_digests, write_vector_file
+    from lightretriever.training.document_cache import DocumentVectors as CachedVectors
+
+    path = write_vector_file(tmp_path / "fp.safetensors", np.eye(2, 3, dtype=np.float32),
+                             text_digests(["a", "b"]), "fp")
+    stored = read_vector_file(path)
+    cache = CachedVectors(stored.digests, stored.dense)
+    assert cache.has(" a ") and not cache.has("c")  # keyed by the stripped text, as the encoder sees it
+    assert cache.lookup(["b"]).tolist() == [[0.0, 1.0, 0.0]]
+    with pytest.raises(VectorsError, match="dense vectors only"):
+        load_vectors(path)
+
+
 # -- the command ----------------------------------------------------------------------------------
 
 @pytest.mark.slow
