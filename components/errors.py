@@ -6,6 +6,7 @@ refusal made on purpose); the ValueError/OSError bases keep `except ValueError` 
 
     ArtifactError          an artifact directory is missing a part, is damaged, or was tampered with
     CorpusError            a corpus line cannot be read as a document
+    VectorsError           a document-vector file is damaged or does not fit the artifact / corpus
     QueryError             a query cannot be encoded (not text, or not encodable as UTF-8)
     InvalidArgumentError   an argument is out of range (batch_size=0, top_k=0, NaN fusion weights)
     StoreError             a Qdrant collection is missing, unreachable, or refused the operation
@@ -29,6 +30,10 @@ class ArtifactError(LightRetrieverError, ValueError):
 
 class CorpusError(LightRetrieverError, ValueError):
     """A corpus line cannot be read as a document (the message gives file:line)."""
+
+
+class VectorsError(LightRetrieverError, ValueError):
+    """A document-vector file is damaged, or does not fit the artifact or the corpus it is used with."""
 
 
 class QueryError(LightRetrieverError, ValueError):

@@ -21,14 +21,10 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, safe_open, save_file
 
-from .errors import LightRetrieverError
+from .errors import VectorsError
 
 FORMAT = "lightretriever-document-vectors/1"
 DIGEST_BYTES = 8  # 64 bits: a collision among a corpus' texts is out of reach, and the column stays small
-
-
-class VectorsError(LightRetrieverError, ValueError):
-    """A document-vector file is damaged, or does not fit the artifact or the corpus it is used with."""
 
 
 def text_digest(text: str) -> bytes:
