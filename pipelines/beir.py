@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lightretriever.components import beir
+from lightretriever.components.corpus import count_documents, read_corpus
 from lightretriever.components.document import StoredDocument
 from lightretriever.components.errors import LightRetrieverError
 from lightretriever.components.jsonl import json_object, numbered_lines
-
-from .corpus import count_documents, read_corpus
 
 
 class DatasetError(LightRetrieverError, ValueError):

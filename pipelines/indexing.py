@@ -22,15 +22,16 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from lightretriever.components.corpus import FieldMap, count_documents, numbered_documents
 from lightretriever.components.errors import InvalidArgumentError, PayloadError
 from lightretriever.components.store import QdrantHybridStore, StoredDocument
 from lightretriever.components.store.payload import check_documents
 
-from .corpus import FieldMap, count_documents, numbered_documents
 from .vectors import DocumentVectors
 
 log = logging.getLogger(__name__)
 EMPTY_EXAMPLES = 5  # documents without text named in the warning
+RESUME_FIX = " and rerun with --resume"  # a bad line stops a run that --resume continues
 
 
 @dataclass
@@ -66,7 +67,7 @@ def index_corpus(corpus: str | Path, store: QdrantHybridStore, encoder=None, *, 
     bar = tqdm(total=min(total, limit) if limit else total, unit="doc", desc="indexing", disable=not show_progress,
                dynamic_ncols=True)
     try:
-        documents = itertools.islice(numbered_documents(corpus, fields or FieldMap()), limit)
+        documents = itertools.islice(numbered_documents(corpus, fields or FieldMap(), json_fix=RESUME_FIX), limit)
         while numbered := list(itertools.islice(documents, batch_size)):
             lines = {doc.id: number for number, doc in numbered}  # a repeated id: its last line, as stored
             batch = [doc for _, doc in numbered]

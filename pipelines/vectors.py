@@ -110,7 +110,7 @@ def encode_corpus(artifact: Artifact, corpus: str | Path, out: str | Path, *, ba
     """Encode every document of `corpus` with the artifact's document encoder and save the vectors."""
     from lightretriever.components.document_encoder import DocumentEncoder
 
-    from .corpus import read_corpus
+    from lightretriever.components.corpus import read_corpus
 
     documents = _unique(read_corpus(corpus, fields))
     encoder = DocumentEncoder(artifact, device=device)

@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
+from lightretriever.components.corpus import FieldMap, read_corpus
+from lightretriever.components.errors import CorpusError
 from lightretriever.components.searcher import HybridSearcher
 from lightretriever.components.store import QdrantHybridStore
-from lightretriever.pipelines.corpus import CorpusError, FieldMap, read_corpus
 
 N_KILL = 96  # documents in the kill-and-resume test: the kill lands within the first ~30
 SCIFACT = Path(__file__).resolve().parents[1] / "data" / "scifact" / "corpus.jsonl.gz"

@@ -15,10 +15,10 @@ from safetensors.numpy import load_file, save_file
 
 from conftest import minilm_path, run_cli
 from lightretriever.components import Artifact, DocumentEncoder
+from lightretriever.components.corpus import read_corpus
 from lightretriever.components.errors import ArtifactError
 from lightretriever.components.fingerprint import document_fingerprint
 from lightretriever.components.tables import dequantize, load_table
-from lightretriever.pipelines.corpus import read_corpus
 from lightretriever.pipelines.quickstart import ARTIFACT_NAME, VECTORS_FILE
 from lightretriever.pipelines.quickstart_assets import attach_packaged_weights, pack_query_side
 from lightretriever.pipelines.vectors import (VectorsError, check_against_encoder, load_vectors, save_vectors,

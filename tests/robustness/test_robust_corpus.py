@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from conftest import nested_dict
 
+from lightretriever.components.corpus import count_documents, read_corpus
 from lightretriever.components.errors import CorpusError, InvalidArgumentError, PayloadError
 from lightretriever.components.store import CollectionSchema, QdrantHybridStore
-from lightretriever.pipelines.corpus import count_documents, read_corpus
 from lightretriever.pipelines.indexing import index_corpus
 from lightretriever.training.data import TrainingDataError, read_triples
 
@@ -218,6 +218,19 @@ def test_documents_without_text_are_counted_and_warned_about_once(tiny_llama_art
     assert len(warnings) == 1 and warnings[0].startswith("3 documents have no text")
     assert f"{corpus}:3 (id 'no-text')" in warnings[0] and "--text-field" in warnings[0]
     assert report.to_dict()["empty"] == 3
+
+
+def test_a_line_that_is_not_json_tells_index_to_resume_and_the_reader_not(tiny_llama_artifact, encoder, tmp_path):
+    """The reader is shared with evaluate, adapt and training, which have no --resume; index adds it."""
+    rows = lines(10)
+    rows[6] = b'{"_id": "broken", "text": '
+    corpus = write(tmp_path / "c.jsonl", rows)
+    with pytest.raises(CorpusError, match=r"c.jsonl:7: not valid JSON .*fix or remove the line$"):
+        read_all(corpus)
+    with open_store(tiny_llama_artifact, tmp_path / "s") as store:
+        with pytest.raises(CorpusError, match=r"c.jsonl:7: not valid JSON .*and rerun with --resume$"):
+            index_corpus(corpus, store, encoder, batch_size=4, show_progress=False)
+        assert store.count() == 4  # the first batch, which --resume skips
 
 
 def test_metadata_the_store_cannot_hold_names_the_corpus_line(tiny_llama_artifact, encoder, tmp_path):
