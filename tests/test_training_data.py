@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lightretriever.components.document import StoredDocument
+from lightretriever.components.errors import CorpusError
 from lightretriever.training.data import (BeirSplit, TrainExample, TrainingDataError, examples_from_beir,
                                           read_beir, read_triples, sample_group)
 from lightretriever.training.inputs import load_training_data
@@ -92,8 +93,29 @@ def test_read_beir_missing_split_lists_available(tmp_path):
 def test_read_beir_bad_json_line_names_file_and_line(tmp_path):
     directory = _write_beir(tmp_path / "tiny", ['{"_id": "d1", "title": "", "text": "cats"}', "",
                                                 '{"_id": "d2", "text": "dogs"', '{"_id": "d3", "text": "x"}'])
-    with pytest.raises(TrainingDataError, match=r"tiny/corpus\.jsonl:3: not valid JSON"):
+    with pytest.raises(CorpusError, match=r"tiny/corpus\.jsonl:3: not valid JSON"):
         read_beir(directory)
+
+
+def test_read_beir_reads_its_corpus_with_the_rules_of_index(tmp_path):
+    """One corpus reader (components/corpus.py): index's field names, meta and id rules hold in training."""
+    directory = _write_beir(tmp_path / "tiny", ['{"id": 7, "contents": "cats", "lang": "en"}',
+                                                '{"_id": "d1", "title": null, "text": "dogs"}'])
+    corpus = read_beir(directory).corpus
+    assert corpus["7"] == StoredDocument(id="7", text="cats", meta={"lang": "en"})
+    assert corpus["d1"].encoder_text() == "dogs"
+
+
+@pytest.mark.parametrize("lines,message", [
+    (['{"_id": 1.0, "text": "x"}'], r"tiny/corpus\.jsonl:1: document id 1.0 is float"),
+    (['{"_id": "d1", "text": 5}'], r"tiny/corpus\.jsonl:1: text field is int"),
+    (['{"_id": "d1", "text": "a"}', '{"_id": "d1", "text": "b"}'], r"tiny/corpus\.jsonl:2: document id 'd1' "
+                                                                   r"appears twice; ids must be unique for training"),
+    (["", "  "], r"tiny/corpus\.jsonl holds no documents"),
+])
+def test_read_beir_refuses_a_bad_corpus_with_its_line(tmp_path, lines, message):
+    with pytest.raises(CorpusError, match=message):
+        read_beir(_write_beir(tmp_path / "tiny", lines))
 
 
 def test_read_beir_bad_qrels_line_names_file_and_line(tmp_path):

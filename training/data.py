@@ -10,6 +10,12 @@ Documents are `StoredDocument`s (components/document.py, the one document type):
 "title text" (the BEIR/MTEB convention, `encoder_text`), so the model trains on exactly what it will
 encode at index time.
 Malformed lines stop the run with file:line: a silently dropped example is a silent change to training.
+
+The corpus is read by `components/corpus.py`, the reader of `index`, `evaluate` and `adapt`, with its
+default fields and rules: one rule for both sides, so a corpus that indexes also trains (and "id"/"contents"
+corpora are accepted here too). Its bad lines are `CorpusError`s (an id 1.0 is refused, as in `index`);
+queries, qrels and triples raise `TrainingDataError`. Both are LightRetrieverError and ValueError, which is
+what the callers catch.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from lightretriever.components import beir
+from lightretriever.components.corpus import numbered_documents
 from lightretriever.components.document import StoredDocument
-from lightretriever.components.errors import LightRetrieverError
+from lightretriever.components.errors import CorpusError, LightRetrieverError
 from lightretriever.components.jsonl import json_object, numbered_lines
 
 
@@ -56,21 +63,18 @@ class TrainExample:
 # ---------------------------------------------------------------------------------------------- files
 
 
-def _jsonl(path: Path, show_progress: bool = False, desc: str | None = None) -> Iterator[tuple[str, dict]]:
-    """Yields ("file:line", object) for every non-blank line; a bad line raises with its location."""
-    lines = tqdm(numbered_lines(path, TrainingDataError), desc=desc or f"Reading {path.name}", unit="line",
-                 disable=not show_progress)
-    for number, line in lines:
+def _jsonl(path: Path) -> Iterator[tuple[str, dict]]:
+    """Yields ("file:line", object) for every non-blank line of queries or triples (the corpus has its
+    own reader); a bad line raises with its location."""
+    for number, line in numbered_lines(path, TrainingDataError):
         if not line.strip():
             continue
         where = f"{path}:{number}"
         yield where, json_object(line, where, TrainingDataError)
 
 
-def _string_field(record: dict, key: str, where: str, required: bool = True) -> str:
+def _string_field(record: dict, key: str, where: str) -> str:
     value = record.get(key)
-    if value is None and not required:
-        return ""
     if value is None:
         raise TrainingDataError(f"{where}: no {key!r} field; every line needs one")
     if isinstance(value, (int, float)) and key == "_id":
@@ -88,7 +92,7 @@ def read_beir(directory: str | Path, split: str = "train", *, show_progress: boo
     if not directory.is_dir():
         raise TrainingDataError(f"BEIR directory {directory} does not exist (expected corpus.jsonl, queries.jsonl, qrels/)")
     qrels_path = _qrels_path(directory, split)  # checked first: a wrong split should fail before a long corpus read
-    return BeirSplit(name=directory.name, corpus=_read_beir_corpus(_corpus_path(directory), show_progress),
+    return BeirSplit(name=directory.name, corpus=_documents_by_id(_corpus_path(directory), show_progress),
                        queries=_read_beir_queries(directory / beir.QUERIES_NAME), qrels=read_qrels(qrels_path),
                        split=split)
 
@@ -109,16 +113,18 @@ def _qrels_path(directory: Path, split: str) -> Path:
                             f"{', '.join(available) or 'none'}; pass one of them as the split")
 
 
-def _read_beir_corpus(path: Path, show_progress: bool) -> dict[str, StoredDocument]:
+def _documents_by_id(path: Path, show_progress: bool) -> dict[str, StoredDocument]:
+    """The whole corpus by id. Training refuses what `index` tolerates (a repeated id: the last line wins
+    there): a qrel or a mined negative would silently point at whichever of the two came last."""
     corpus: dict[str, StoredDocument] = {}
-    for where, record in _jsonl(path, show_progress, desc="Reading corpus"):
-        doc_id = _string_field(record, "_id", where)
-        if doc_id in corpus:
-            raise TrainingDataError(f"{where}: document id {doc_id!r} appears twice; ids must be unique")
-        corpus[doc_id] = StoredDocument(id=doc_id, title=_string_field(record, "title", where, required=False),
-                                        text=_string_field(record, "text", where, required=False))
+    lines = tqdm(numbered_documents(path), desc="Reading corpus", unit="doc", disable=not show_progress)
+    for number, document in lines:
+        if document.id in corpus:
+            raise CorpusError(f"{path}:{number}: document id {document.id!r} appears twice; ids must be unique "
+                              "for training: remove or rename the repeated document")
+        corpus[document.id] = document
     if not corpus:
-        raise TrainingDataError(f"{path} holds no documents")
+        raise CorpusError(f"{path} holds no documents; a BEIR corpus needs one JSON object per line")
     return corpus
 
 
