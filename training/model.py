@@ -14,31 +14,15 @@ Per batch (see `training/collator.py` for the tensors):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from lightretriever.components.backbones import Backbone, document_vectors, pool_dense
 
 from . import losses
+from .config import LossSettings  # lives with TrainConfig (torch-free, read by the CLI); re-exported here
 from .distributed import gather
 from .query_batch import PackedQueries, TokenRows, mean_per_query
-
-
-@dataclass
-class LossSettings:
-    """Weights and temperatures (defaults: the reference recipe, plus optional distillation)."""
-
-    dense_temperature: float = 0.02
-    sparse_temperature: float = 1.0
-    symmetric_weight: float = 1.0   # InfoNCE of the full query vs documents (the teacher's own training)
-    emb_weight: float = 1.0         # InfoNCE of the table query vs document dense
-    token_weight: float = 1.0       # InfoNCE of token counts vs document sparse
-    flops_weight: float = 1e-3      # FLOPS on document sparse vectors
-    flops_warmup_steps: int = 4000  # quadratic warm-up of the FLOPS weight
-    distill_weight: float = 0.0     # KL of the emb scores towards the (detached) full-query scores
-    cosine_weight: float = 0.0      # 1 − cos(emb query, full query)
 
 
 class LightRetrieverModule(nn.Module):

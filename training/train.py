@@ -1,6 +1,6 @@
 """`lightretriever train BASE --data PATH --out ART`: data -> trained model -> a complete artifact.
 
-Variants (method.md: "training is full, inference is light"):
+Variants (method.md: "training is full, inference is light"; each is a `Variant` in `training/variants.py`):
 
 * `full` — the reference recipe: one backbone (LoRA for decoders, full fine-tuning for encoders)
   trained on documents (dense + sparse, FLOPS), the symmetric full query, the light query path
@@ -27,23 +27,19 @@ from pathlib import Path
 import torch
 
 from lightretriever.components.artifact import CONFIG_NAME, Artifact
-from lightretriever.components.backbones import load_backbone, resolve_device, wrap_model
+from lightretriever.components.backbones import resolve_device
 from lightretriever.components.errors import ArtifactError
-from lightretriever.components.fingerprint import weights_digest
 
 from .artifact_writer import ArtifactWriter
 from .build import build_artifact
-from .collator import Collator, GroupDataset, Item
+from .collator import GroupDataset, Item
 from .config import TrainConfig
 from .data import TrainExample, read_beir
-from .document_cache import DocumentVectors
-from .export import write_query_table
 from .inputs import load_training_data
-from .model import LightRetrieverModule
-from .table_only import TableCollator, TableModule, teacher_vectors
 from .trainer import LightRetrieverTrainer, LossPartsCallback
+from .variants import VARIANTS, Variant, variant_named
 
-VARIANTS = ("full", "freeze-documents", "table-only")
+__all__ = ["VARIANTS", "TrainResult", "train_artifact"]  # VARIANTS: re-exported for older importers
 
 
 @dataclass
@@ -60,8 +56,8 @@ def train_artifact(base: str | Path, data: str | Path, out: str | Path, config: 
                    callbacks: list | None = None) -> TrainResult:
     """`callbacks`: extra transformers TrainerCallbacks (e.g. early stopping, custom logging)."""
     config = config or TrainConfig()
-    if config.variant not in VARIANTS:
-        raise ValueError(f"variant {config.variant!r}: expected one of {VARIANTS}")
+    variant = variant_named(config.variant)  # an unknown name fails before any work
+    config = dataclasses.replace(config, losses=config.resolved_losses())  # the provenance records real weights
     out = Path(out).expanduser()
     ArtifactWriter(out, overwrite=overwrite).check_target()  # before the hours of training
     work = out.with_name(out.name + ".train")
@@ -73,15 +69,15 @@ def train_artifact(base: str | Path, data: str | Path, out: str | Path, config: 
 
     base_artifact = _base_artifact(base, work / "base", config, show_progress)
     items = _items(data, config, show_progress)
-    module, collator = _module_and_collator(base_artifact, items, config, show_progress)
+    module, collator = variant.module_and_collator(base_artifact, items, config, show_progress)
     dataset = GroupDataset(items, config.hard_negatives, config.seed)
-    trainer = _trainer(module, collator, dataset, work, config, show_progress)
+    trainer = _trainer(module, collator, dataset, work, config, variant, show_progress)
     for callback in callbacks or []:
         trainer.add_callback(callback)
     last = _last_checkpoint(work / "checkpoints") if resume else None
     output = trainer.train(resume_from_checkpoint=str(last) if last else None)
     if trainer.is_world_process_zero():  # under torchrun / accelerate, one process writes the artifact
-        _write_artifact(base_artifact, module, out, config, overwrite, show_progress)
+        _write_artifact(variant, base_artifact, module, out, config, overwrite, show_progress)
     return TrainResult(artifact=out, steps=trainer.state.global_step, seconds=round(time.perf_counter() - started, 1),
                        examples=len(items), final_loss=getattr(output, "training_loss", None))
 
@@ -119,57 +115,9 @@ def _items(data: str | Path, config: TrainConfig, show_progress: bool) -> list[I
     return items
 
 
-def _module_and_collator(base: Artifact, items: list[Item], config: TrainConfig, show_progress: bool):
-    instruction = base.table_spec().instruction
-    passage_length = config.max_passage_length or base.config.max_document_length
-    special_ids = _special_ids(base)
-    if config.variant == "full":
-        backbone = _trainable_backbone(base, config)
-        module = LightRetrieverModule(backbone, vocab_size=base.config.vocab_size, special_ids=special_ids,
-                                      settings=config.losses, sparse_vocabulary=base.config.sparse.vocabulary)
-        return module, Collator(base, instruction, passage_length)
-    texts = sorted({p for it in items for p in it.example.positives + it.example.negatives})
-    vectors = DocumentVectors.compute(base, texts, device=config.device, show_progress=show_progress)
-    collator = Collator(base, instruction, passage_length, document_vectors=vectors)
-    if config.variant == "freeze-documents":
-        backbone = _trainable_backbone(base, config)
-        module = LightRetrieverModule(backbone, vocab_size=base.config.vocab_size, special_ids=special_ids,
-                                      settings=config.losses, freeze_documents=True)
-        return module, collator
-    from lightretriever.components.tables import dequantize, load_table
-
-    teachers = teacher_vectors(base, instruction, [it.example.query for it in items], device=config.device,
-                               show_progress=show_progress)
-    module = TableModule(dequantize(*load_table(base.table_file())), config.losses)
-    return module, TableCollator(collator, teachers)
-
-
-def _special_ids(artifact: Artifact) -> list[int]:
-    from lightretriever.components.artifact import special_token_ids
-
-    return special_token_ids(artifact.tokenizer())
-
-
-def _trainable_backbone(base: Artifact, config: TrainConfig):
-    backbone = load_backbone(base, device="cpu", dtype=torch.float32)
-    backbone.model.train()
-    use_lora = config.lora if config.lora is not None else base.config.backbone == "decoder"
-    if use_lora:
-        from peft import LoraConfig, get_peft_model
-
-        # all-linear: q,k,v,o,gate,up,down — never the LM head, which stays the frozen sparse projection
-        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                          target_modules="all-linear")
-        peft_model = get_peft_model(backbone.model, lora)  # injects adapters in place into backbone's modules
-        backbone = dataclasses.replace(backbone, model=peft_model)
-    if config.gradient_checkpointing:
-        backbone.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    return backbone
-
-
 # -- training ------------------------------------------------------------------------------------
 
-def _trainer(module, collator, dataset, work: Path, config: TrainConfig, show_progress: bool):
+def _trainer(module, collator, dataset, work: Path, config: TrainConfig, variant: Variant, show_progress: bool):
     from transformers import TrainingArguments
 
     device = resolve_device(config.device)
@@ -178,8 +126,7 @@ def _trainer(module, collator, dataset, work: Path, config: TrainConfig, show_pr
         gradient_accumulation_steps=config.gradient_accumulation, learning_rate=config.resolved_learning_rate(),
         num_train_epochs=config.epochs, max_steps=config.max_steps, lr_scheduler_type="cosine",
         warmup_steps=config.warmup_ratio,
-        # table rows are not "weights" to shrink towards zero
-        weight_decay=0.0 if config.variant == "table-only" else config.weight_decay, bf16=config.bf16,
+        weight_decay=variant.weight_decay(config), bf16=config.bf16,
         logging_steps=config.logging_steps, save_steps=config.save_steps, save_total_limit=2, seed=config.seed,
         data_seed=config.seed, dataloader_drop_last=True, remove_unused_columns=False, report_to=config.report_to,
         disable_tqdm=not show_progress, use_cpu=device.type == "cpu", save_only_model=False,
@@ -198,48 +145,17 @@ def _last_checkpoint(folder: Path) -> Path | None:
 
 # -- the artifact ----------------------------------------------------------------------------------
 
-def _write_artifact(base: Artifact, module, out: Path, config: TrainConfig, overwrite: bool,
+def _write_artifact(variant: Variant, base: Artifact, module, out: Path, config: TrainConfig, overwrite: bool,
                     show_progress: bool) -> None:
     with ArtifactWriter(out, overwrite=overwrite) as writer:
         writer.copy_tree(base.root)
         artifact = Artifact.load(writer.root, need_document_model=True)
-        _write_trained(base, module, artifact, config, show_progress)
+        variant.write(base, module, artifact, config, show_progress)
+        _record_provenance(artifact, config)
         writer.write_config(artifact.config)
 
 
-def _write_trained(base: Artifact, module, artifact: Artifact, config: TrainConfig, show_progress: bool) -> None:
-    """The trained parts into `artifact` (the staged copy of `base`), by variant, and the provenance."""
-    instruction = base.table_spec().instruction
-    if config.variant == "table-only":
-        _save_table_rows(artifact, module.table.detach().cpu().numpy(), instruction)
-    else:
-        model = _merged(module.model)
-        if config.variant == "full":
-            _replace_document_model(artifact, model)
-        backbone = wrap_model(model.eval(), base.config.backbone, base.config.pooling, base.config.sparse_head)
-        backbone.to(resolve_device(config.device))
-        write_query_table(backbone, artifact, artifact.config.default_table, instruction, make_default=True,
-                          show_progress=show_progress)
+def _record_provenance(artifact: Artifact, config: TrainConfig) -> None:
     artifact.config.provenance.update({
         "trained": True, "variant": config.variant, "trained_at": datetime.datetime.now(datetime.UTC).isoformat(
             timespec="seconds"), "training": config.to_dict()})
-
-
-def _merged(model):
-    """A LoRA-wrapped model merged back into plain weights (what the artifact stores)."""
-    return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
-
-
-def _replace_document_model(artifact: Artifact, model) -> None:
-    target = artifact.root / (artifact.config.document_model.path or "model")
-    shutil.rmtree(target, ignore_errors=True)
-    model.save_pretrained(str(target), safe_serialization=True)
-    artifact.config.document_weights_digest = weights_digest(artifact)
-
-
-def _save_table_rows(artifact: Artifact, rows, instruction: str) -> None:
-    from lightretriever.components.tables import save_table
-
-    spec = artifact.table_spec()
-    save_table(artifact.root / spec.file, rows, spec.dtype, instruction)
-    spec.notes = {"rows": "trained (table-only), starting from the base table"}
