@@ -44,6 +44,9 @@ TABLE_TENSOR = "table"
 SCALE_TENSOR = "scale"
 TABLE_DTYPES = ("float32", "float16", "int8")
 SPARSE_VOCABULARIES = ("all", "input")
+BACKBONES = ("decoder", "encoder")
+POOLINGS = ("last", "mean", "cls")
+SPARSE_HEADS = ("lm_head", "mlm_head", "tied_embeddings")
 TOKEN_WEIGHTS_TENSOR = "weights"
 _SAFETENSORS_DTYPES = {"float32": "F32", "float16": "F16", "int8": "I8"}
 
@@ -62,9 +65,19 @@ class SparseSettings:
         vocabulary projection.
     """
 
-    threshold: float = 0.01
-    top_k: int | None = None
-    vocabulary: Literal["all", "input"] = "all"
+    # `metadata`: the command line's help (`build --sparse-*`; pipelines/commands/options.py makes the flags)
+    threshold: float = field(default=0.01, metadata={"help": "drop document weights at or below this",
+                                                      "range": "non_negative"})
+    top_k: int | None = field(default=None, metadata={
+        "help": "keep at most the k largest weights per document (default: 0, all above the threshold)",
+        "range": "non_negative"})
+    vocabulary: Literal["all", "input"] = field(default="all", metadata={
+        "help": "input: score only each document's own tokens (right for an untrained head); all: every "
+                "vocabulary entry (a head trained to expand documents)", "choices": SPARSE_VOCABULARIES})
+
+
+# An untrained vocabulary head (`build`): its expansions are noise, so only a document's own tokens count.
+UNTRAINED_SPARSE = SparseSettings(threshold=0.01, top_k=None, vocabulary="input")
 
 
 @dataclass
@@ -177,11 +190,7 @@ class ArtifactConfig:
 
     def check_values(self, source: str = CONFIG_NAME) -> None:
         """Internal consistency of the JSON alone (files are checked by `Artifact`)."""
-        allowed = {
-            "backbone": ("decoder", "encoder"),
-            "pooling": ("last", "mean", "cls"),
-            "sparse_head": ("lm_head", "mlm_head", "tied_embeddings"),
-        }
+        allowed = {"backbone": BACKBONES, "pooling": POOLINGS, "sparse_head": SPARSE_HEADS}
         for name, values in allowed.items():
             if getattr(self, name) not in values:
                 raise ArtifactError(f"{source}: {name}={getattr(self, name)!r}; expected one of {values}")

@@ -1,7 +1,7 @@
 """The corpus reader: JSONL, one document per line (`.jsonl.gz` too), for `index`, `evaluate`,
 `encode-corpus`, `adapt` and training's BEIR corpus (`training/data.read_beir`). It lives in components
 because imports run pipelines -> training -> components and both sides read corpora with one rule.
-(`pipelines/corpus.add_field_arguments` holds the command-line flags of FieldMap.)
+(`pipelines/commands/options.add_field_options` holds the command-line flags of FieldMap.)
 
 Field mapping (first present key wins; override with --id-field/--text-field/--title-field):
     id     "_id" (BEIR), "id", "docid", "doc_id"

@@ -14,6 +14,10 @@ from safetensors.numpy import load_file, save_file
 from .artifact import SCALE_TENSOR, TABLE_TENSOR, TOKEN_WEIGHTS_TENSOR
 from .errors import ArtifactError
 
+# How training/export.py computes a table's rows: prefix-kv runs `[bos] + instruction` once and reuses its
+# key/value cache for every token (decoders with last-token pooling); naive runs each row whole; auto picks.
+EXPORT_METHODS = ("auto", "prefix-kv", "naive")
+
 
 def quantize_table(table: np.ndarray, dtype: str) -> dict[str, np.ndarray]:
     """float32 rows -> the tensors stored for `dtype`. int8 is symmetric per row: row = q * scale."""

@@ -144,7 +144,7 @@ def open_collection(context: _Context, data: BeirDataset, location):
     """Yield (store, collection name, index info); index the corpus only if the collection lacks documents."""
     from lightretriever.components.store import CollectionSchema, QdrantHybridStore
 
-    from .corpus import count_documents
+    from lightretriever.components.corpus import count_documents
     from .indexing import index_corpus
 
     schema = CollectionSchema.from_artifact(context.artifact)

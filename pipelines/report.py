@@ -246,19 +246,3 @@ def _source(run: Run) -> str:
 
 def _cell(value, spec: str) -> str:
     return format(value, spec) if _is_number(value) else "–"
-
-
-# -- command line ---------------------------------------------------------------------------------
-
-def add_report_parser(sub) -> None:
-    report = sub.add_parser("report", help="plots (PNG) and a markdown table from `evaluate --json` results")
-    report.add_argument("results", nargs="+", metavar="RESULTS", help="JSON files written by `evaluate --json`")
-    report.add_argument("--out", required=True, metavar="DIR", help="directory for the PNGs and summary.md")
-    report.add_argument("--label", action="append", metavar="NAME",
-                        help="name of each results file on the plots, in order (default: dataset · artifact directory)")
-    report.set_defaults(run=run_report)
-
-
-def run_report(args) -> None:
-    for path in write_report(args.results, args.out, args.label).values():
-        print(f"wrote {path}")

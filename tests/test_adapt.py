@@ -171,7 +171,7 @@ def test_corpus_idf_is_bm25s_formula(minilm_artifact):
 
 def test_train_rows_resumes_from_the_last_epoch(minilm_artifact, tmp_path):
     from lightretriever.components.query_encoder import QueryTokenizer
-    from lightretriever.training.adapt import AdaptConfig
+    from lightretriever.training.adapt_config import AdaptConfig
     from lightretriever.training.table_fit import TrainingQuery, train_rows
 
     rng = np.random.default_rng(0)

@@ -11,7 +11,8 @@ from importlib import import_module
 
 _EXPORTS = {
     "build_artifact": ".build", "export_query_table": ".export", "write_query_table": ".export",
-    "train_artifact": ".train", "TrainConfig": ".config", "LossSettings": ".model",
+    "train_artifact": ".train", "TrainConfig": ".config", "LossSettings": ".config",
+    "Variant": ".variants", "VARIANTS": ".variants", "variant_named": ".variants",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -50,6 +50,7 @@ from lightretriever.components.errors import ArtifactError
 from lightretriever.components.query_encoder import QueryTokenizer
 from lightretriever.components.tables import save_table, save_token_weights
 
+from .adapt_config import AdaptConfig
 from .artifact_writer import ArtifactWriter
 from .build import build_artifact
 from .data import TrainingDataError
@@ -60,39 +61,6 @@ from .teacher_text import full_query_text
 
 TOKEN_WEIGHTS_FILE = "tables/{name}.token-weights.safetensors"
 CHECKPOINT = "checkpoint.safetensors"  # in OUT.adapt/: the table fit's state after each epoch
-
-
-@dataclass
-class AdaptConfig:
-    pseudo_queries: int = 24000  # cut from the corpus (fewer if it runs out of text); SciFact dev: 12k 0.641, 24k 0.642
-    max_query_words: int = 32  # pseudo-queries are capped: the teacher's cost grows with their length
-    # The documents whose vectors the losses score against: the main cost (one dense forward pass each)
-    # and the main lever (SciFact: all 5,183 documents 0.653 dense nDCG@10, a 2,500 sample 0.61). A seeded
-    # random sample of at most `max_documents`, cut further to what `document_seconds` allows (measured
-    # while encoding; vectors already in the cache are free, so a rerun gets them all).
-    max_documents: int = 20000
-    document_seconds: float = 300.0
-    # Tokens per document for those vectors: they are training targets, not the index, and a shorter cut
-    # is proportionally cheaper. SciFact (abstracts cut at 256 for the index), train-query nDCG@10: 256 tokens
-    # 0.642, 128 tokens 0.641 at half the cost.
-    document_length: int = 128
-    epochs: int = 4
-    batch_size: int = 128
-    learning_rate: float = 1e-2
-    temperature: float = 0.05
-    cosine_weight: float = 1.0
-    distill_weight: float = 1.0
-    source_weight: float = 1.0
-    # Labelled pairs are few (SciFact train: 919 against 24,000 pseudo-queries) and worth more: each is seen this
-    # many times per epoch. Held-out fifth of SciFact's train labels, dense nDCG@10: 1x 0.737, 4x 0.742.
-    label_repeats: int = 4
-    table_dtype: str | None = None  # default: the base table's
-    dtype: str | None = "auto"  # forward passes: "auto" = bfloat16 on CPUs with native bf16 (AMX/AVX512-BF16)
-    device: str | None = None
-    seed: int = 42
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 @dataclass

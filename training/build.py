@@ -19,7 +19,7 @@ import torch
 from tokenizers import Tokenizer, normalizers, processors
 
 from lightretriever.components.artifact import (TOKENIZER_FILE, Artifact, ArtifactConfig,
-                                                DocumentModelSpec, SparseSettings, SpecialTokens)
+                                                UNTRAINED_SPARSE, DocumentModelSpec, SparseSettings, SpecialTokens)
 from lightretriever.components.backbones import resolve_device, wrap_model
 from lightretriever.components.errors import ArtifactError
 from lightretriever.components.fingerprint import weights_digest
@@ -33,7 +33,6 @@ from .export import write_query_table
 # abstract's 155 own tokens. So a built artifact scores each document's own tokens only (the
 # reference's "input tokens" option); the FLOPS regulariser of the full recipe is what makes a
 # head that expands well. SciFact, sparse nDCG@10 with IDF query weights: 0.580 -> see README.
-UNTRAINED_SPARSE = SparseSettings(threshold=0.01, top_k=None, vocabulary="input")
 
 
 @dataclass

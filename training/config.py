@@ -7,11 +7,10 @@ optional `choices`, and `cli: False` for fields that are not flags.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import asdict, dataclass, field
 
 # torch-free on purpose: the CLI builds its flags from these fields without importing torch, so
-# training/variants.py (torch) is imported inside the methods that need it
+# the variant's policy (learning rate, loss weights) lives in training/variants.py (torch), not here
 VARIANT_NAMES = ("full", "freeze-documents", "table-only")  # == tuple(variants.VARIANTS), checked by a test
 
 
@@ -20,7 +19,7 @@ class LossSettings:
     """Weights and temperatures (defaults: the reference recipe, plus optional distillation).
 
     `metadata` as in `TrainConfig`; `by_variant`: the CLI leaves the field unset (None) and
-    `TrainConfig.resolved_losses` takes it from the variant's `loss_weights`.
+    `Variant.resolved_losses` (training/variants.py) takes it from the variant's `loss_weights`.
     """
 
     dense_temperature: float = field(default=0.02, metadata={"help": "τ of the dense InfoNCE", "range": "positive"})
@@ -106,23 +105,8 @@ class TrainConfig:
     losses: LossSettings = field(default_factory=LossSettings, metadata={
         "help": "loss weights and temperatures (their own flags)", "cli": False})
 
-    def resolved_learning_rate(self) -> float:
-        if self.learning_rate is not None:
-            return self.learning_rate
-        from .variants import variant_named
-
-        return variant_named(self.variant).default_learning_rate
-
     def resolved_lora_alpha(self) -> int:
         return self.lora_alpha if self.lora_alpha is not None else 2 * self.lora_r
-
-    def resolved_losses(self) -> LossSettings:
-        """`losses` with every unset (None) weight taken from the variant's `loss_weights`."""
-        from .variants import variant_named
-
-        defaults = variant_named(self.variant).loss_weights(self.distill_pseudo_queries)
-        unset = {key: value for key, value in defaults.items() if getattr(self.losses, key) is None}
-        return dataclasses.replace(self.losses, **unset)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -19,19 +19,16 @@ from tqdm.auto import tqdm
 
 from lightretriever.components.artifact import Artifact, QueryTableSpec, special_token_ids
 from lightretriever.components.backbones import Backbone, config_prefix_ids, pool_dense
-from lightretriever.components.tables import save_table, save_token_weights
+from lightretriever.components.tables import EXPORT_METHODS, save_table, save_token_weights
 
 from .zero_shot import COMMON_TENSOR, ZIPF_NOTE, zero_shot_rows, zipf_weights
-
-METHODS = ("auto", "prefix-kv", "naive")
-
 
 @torch.inference_mode()
 def export_query_table(backbone: Backbone, artifact: Artifact, instruction: str, token_ids: Sequence[int] | None = None,
                        method: str = "auto", batch_size: int = 512, show_progress: bool = True) -> np.ndarray:
     """float32 `[len(token_ids), dim]` rows (all vocabulary ids by default)."""
-    if method not in METHODS:
-        raise ValueError(f"method {method!r}: expected one of {METHODS}")
+    if method not in EXPORT_METHODS:
+        raise ValueError(f"method {method!r}: expected one of {EXPORT_METHODS}")
     config = artifact.config
     prefix = config_prefix_ids(config, artifact.tokenizer(), instruction)
     ids = np.arange(config.vocab_size) if token_ids is None else np.asarray(token_ids)

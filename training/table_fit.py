@@ -25,7 +25,7 @@ from lightretriever.components.tables import dequantize, load_table
 from .zero_shot import centred_rows, exported_rows, stored_common
 
 if TYPE_CHECKING:
-    from .adapt import AdaptConfig
+    from .adapt_config import AdaptConfig
 
 
 @dataclass

@@ -57,7 +57,7 @@ def train_artifact(base: str | Path, data: str | Path, out: str | Path, config: 
     """`callbacks`: extra transformers TrainerCallbacks (e.g. early stopping, custom logging)."""
     config = config or TrainConfig()
     variant = variant_named(config.variant)  # an unknown name fails before any work
-    config = dataclasses.replace(config, losses=config.resolved_losses())  # the provenance records real weights
+    config = dataclasses.replace(config, losses=variant.resolved_losses(config))  # the provenance records real weights
     out = Path(out).expanduser()
     ArtifactWriter(out, overwrite=overwrite).check_target()  # before the hours of training
     work = out.with_name(out.name + ".train")
@@ -123,7 +123,7 @@ def _trainer(module, collator, dataset, work: Path, config: TrainConfig, variant
     device = resolve_device(config.device)
     args = TrainingArguments(
         output_dir=str(work / "checkpoints"), per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation, learning_rate=config.resolved_learning_rate(),
+        gradient_accumulation_steps=config.gradient_accumulation, learning_rate=variant.learning_rate(config),
         num_train_epochs=config.epochs, max_steps=config.max_steps, lr_scheduler_type="cosine",
         warmup_steps=config.warmup_ratio,
         weight_decay=variant.weight_decay(config), bf16=config.bf16,

@@ -34,19 +34,27 @@ from .export import write_query_table
 from .model import LightRetrieverModule
 from .table_only import TableCollator, TableModule, teacher_vectors
 
-if TYPE_CHECKING:  # config.py imports this module (resolved_learning_rate)
-    from .config import TrainConfig
+if TYPE_CHECKING:
+    from .config import LossSettings, TrainConfig
 
 
 class Variant:
     """What one training mode supplies; the subclasses fill in the parts that differ."""
 
     name: str = ""
-    summary: str = ""                    # one line, for CLI help
     default_learning_rate: float = 2e-5  # LoRA / full fine-tuning of the backbone
 
     def weight_decay(self, config: TrainConfig) -> float:
         return config.weight_decay
+
+    def learning_rate(self, config: TrainConfig) -> float:
+        return config.learning_rate if config.learning_rate is not None else self.default_learning_rate
+
+    def resolved_losses(self, config: TrainConfig) -> LossSettings:
+        """`config.losses` with every unset (None) weight taken from `loss_weights`."""
+        defaults = self.loss_weights(config.distill_pseudo_queries)
+        unset = {key: value for key, value in defaults.items() if getattr(config.losses, key) is None}
+        return dataclasses.replace(config.losses, **unset)
 
     def loss_weights(self, distill_pseudo_queries: int) -> dict[str, float]:
         """Default `LossSettings` weights: distillation only has something to learn from when
@@ -66,8 +74,9 @@ class Variant:
 
 
 class FullVariant(Variant):
+    """Trains documents and queries (the reference recipe); indexes of the base must be rebuilt"""
+
     name = "full"
-    summary = "train documents and queries (the reference recipe); indexes of the base must be rebuilt"
 
     def module_and_collator(self, base: Artifact, items: list[Item], config: TrainConfig, show_progress: bool):
         module = LightRetrieverModule(_trainable_backbone(base, config), vocab_size=base.config.vocab_size,
@@ -82,8 +91,9 @@ class FullVariant(Variant):
 
 
 class FreezeDocumentsVariant(Variant):
+    """Trains the query side only against the frozen base document encoder (its index stays valid)"""
+
     name = "freeze-documents"
-    summary = "train the query side only against the frozen base document encoder (its index stays valid)"
 
     def module_and_collator(self, base: Artifact, items: list[Item], config: TrainConfig, show_progress: bool):
         module = LightRetrieverModule(_trainable_backbone(base, config), vocab_size=base.config.vocab_size,
@@ -95,8 +105,9 @@ class FreezeDocumentsVariant(Variant):
 
 
 class TableOnlyVariant(Variant):
+    """Trains only the query table rows by distillation (cheapest; the index stays valid)"""
+
     name = "table-only"
-    summary = "train only the query table rows by distillation (cheapest; the index stays valid)"
     default_learning_rate = 3e-3
 
     def weight_decay(self, config: TrainConfig) -> float:

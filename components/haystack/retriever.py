@@ -59,11 +59,11 @@ class LightRetrieverRetriever:
         self._options = SearchOptions(mode=mode, fusion=fusion, rrf_k=rrf_k, weights=weights, prefetch=prefetch,
                                       k=top_k)
         self.document_store = document_store
-        self.model = str(model) if model else None
         self.top_k = top_k
         self.mode = mode
         self.fusion = fusion
         self.rrf_k = rrf_k
+        self.model = str(model) if model else None
         self.weights = list(weights) if weights else None
         self.prefetch = prefetch
         self.filters = filters

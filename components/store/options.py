@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidArgumentError
-from .fusion import DEFAULT_FUSION, DEFAULT_RRF_K, Fusion, check_mode
+from .fusion import DEFAULT_FUSION, DEFAULT_LINEAR_WEIGHTS, DEFAULT_RRF_K, FUSIONS, MODES, Fusion, check_mode
 
 DEFAULT_MODE = "hybrid"
 DEFAULT_K = 10
@@ -32,13 +32,20 @@ DEFAULT_PREFETCH = 100  # per leg; deeper than k so that fusion sees documents o
 
 @dataclass(frozen=True)
 class SearchOptions:
-    mode: str = DEFAULT_MODE
-    fusion: str = DEFAULT_FUSION
-    rrf_k: int = DEFAULT_RRF_K
-    weights: tuple[float, float] | None = None
-    prefetch: int | None = None
-    k: int = DEFAULT_K
-    filters: dict[str, Any] | None = None
+    # `metadata`: the command line's help for each field (pipelines/commands/options.py makes the flags)
+    mode: str = field(default=DEFAULT_MODE, metadata={"help": "which vectors to search", "choices": MODES})
+    fusion: str = field(default=DEFAULT_FUSION, metadata={"help": "how hybrid search joins its two legs",
+                                                           "choices": FUSIONS})
+    rrf_k: int = field(default=DEFAULT_RRF_K, metadata={"help": "RRF constant k (score = sum 1/(rank + k))",
+                                                         "range": "non_negative"})
+    weights: tuple[float, float] | None = field(default=None, metadata={
+        "help": "dense,sparse weights for rrf/linear (default: equal for rrf, "
+                + ",".join(f"{w:g}" for w in DEFAULT_LINEAR_WEIGHTS) + " for linear)", "metavar": "DENSE,SPARSE"})
+    prefetch: int | None = field(default=None, metadata={
+        "help": f"candidates per leg before fusion (default: max({DEFAULT_PREFETCH}, k))", "range": "positive"})
+    k: int = field(default=DEFAULT_K, metadata={"help": "number of hits", "range": "positive"})
+    filters: dict[str, Any] | None = field(default=None, metadata={
+        "help": 'Haystack-style filter JSON, e.g. \'{"field": "meta.year", "operator": ">=", "value": 2020}\'', "metavar": "JSON"})
 
     def __post_init__(self) -> None:
         check_mode(self.mode)

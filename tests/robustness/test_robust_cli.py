@@ -269,11 +269,11 @@ def test_ctrl_c_while_indexing_says_what_was_kept_and_resume_finishes(minilm_art
 def test_faults_of_the_environment_are_one_line(monkeypatch, capsys, fault, code, line):
     """Running as root here, a real permission error cannot be made (root reads everything): the command
     itself raises it, as the engine does on a store directory the user may not write."""
-    import lightretriever.pipelines.cli as cli
+    import lightretriever.pipelines.commands.search as search_command
 
     def raise_fault(args):
         raise fault
 
-    monkeypatch.setattr(cli, "_search", raise_fault)
+    monkeypatch.setattr(search_command, "run", raise_fault)
     assert main(["search", "ART", "query", "--store", "S"]) == code
     assert capsys.readouterr().err.splitlines() == [line]
