@@ -15,8 +15,11 @@ from haystack import Document, Pipeline
 from haystack.components.writers import DocumentWriter
 from haystack.document_stores.errors import DuplicateDocumentError
 from haystack.document_stores.types import DuplicatePolicy
-from haystack.testing.document_store import (CountDocumentsTest, DeleteDocumentsTest, FilterDocumentsTest,
-                                             WriteDocumentsTest)
+from haystack.testing.document_store import (CountDocumentsTest, DeleteAllTest, DeleteDocumentsTest,
+                                             FilterDocumentsTest, WriteDocumentsTest)
+from haystack.testing.document_store_async import (CountDocumentsAsyncTest, DeleteAllAsyncTest,
+                                                   DeleteDocumentsAsyncTest, FilterDocumentsAsyncTest,
+                                                   WriteDocumentsAsyncTest)
 
 from lightretriever.components.errors import StoreMismatchError
 from lightretriever.components.haystack import (LightRetrieverDocumentEmbedder, LightRetrieverDocumentStore,
@@ -39,8 +42,13 @@ def artifact_768(tmp_path_factory):
 
 
 class TestHaystackDocumentStoreSuite(CountDocumentsTest, DeleteDocumentsTest, FilterDocumentsTest,
-                                     WriteDocumentsTest):
-    """Haystack's own tests for DocumentStore implementations (768-dim random embeddings)."""
+                                     WriteDocumentsTest, DeleteAllTest, CountDocumentsAsyncTest,
+                                     DeleteDocumentsAsyncTest, FilterDocumentsAsyncTest, WriteDocumentsAsyncTest,
+                                     DeleteAllAsyncTest):
+    """Haystack's own tests for DocumentStore implementations (768-dim random embeddings), sync and async.
+    The async mixins are marked for pytest-asyncio; anyio's pytest plugin (installed with httpx) runs them."""
+
+    pytestmark = pytest.mark.anyio
 
     @pytest.fixture
     def document_store(self, artifact_768, tmp_path):
@@ -59,6 +67,25 @@ class TestHaystackDocumentStoreSuite(CountDocumentsTest, DeleteDocumentsTest, Fi
         with pytest.raises(DuplicateDocumentError):  # NONE behaves as FAIL
             document_store.write_documents([doc])
         self.assert_documents_are_equal(document_store.filter_documents(), [doc])
+
+    async def test_write_documents_async(self, document_store):
+        doc = Document(content="test doc")
+        assert await document_store.write_documents_async([doc]) == 1
+        with pytest.raises(DuplicateDocumentError):  # NONE behaves as FAIL
+            await document_store.write_documents_async([doc])
+        self.assert_documents_are_equal(await document_store.filter_documents_async(), [doc])
+
+    async def test_get_documents_by_id_keeps_order_and_skips_missing(self, document_store):
+        docs = [Document(id=str(i), content=f"doc {i}") for i in range(3)]
+        document_store.write_documents(docs)
+        assert [d.id for d in document_store.get_documents_by_id(["2", "missing", "0"])] == ["2", "0"]
+        found = await document_store.get_documents_by_id_async(["1"])
+        assert comparable(found) == comparable(docs[1:2])
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
 
 
 def scifact_documents(n: int) -> list[Document]:
@@ -115,6 +142,19 @@ def test_query_pipeline_and_async_run(filled_store, minilm_artifact):
     assert docs[3].id in [d.id for d in out["retriever"]["documents"]]
     async_out = asyncio.run(pipeline.run_async({"retriever": {"query": docs[3].meta["title"]}}))
     assert [d.id for d in async_out["retriever"]["documents"]] == [d.id for d in out["retriever"]["documents"]]
+
+
+def test_document_writer_under_async_pipeline(minilm_artifact, tmp_path):
+    """The stock DocumentWriter calls write_documents_async under Pipeline.run_async."""
+    store = LightRetrieverDocumentStore(path=str(tmp_path), collection="async", model=str(minilm_artifact.root))
+    indexing = Pipeline()
+    indexing.add_component("embedder", LightRetrieverDocumentEmbedder(model=str(minilm_artifact.root),
+                                                                      progress_bar=False))
+    indexing.add_component("writer", DocumentWriter(document_store=store))
+    indexing.connect("embedder.documents", "writer.documents")
+    out = asyncio.run(indexing.run_async({"embedder": {"documents": scifact_documents(4)}}))
+    assert out["writer"]["documents_written"] == 4 and store.count_documents() == 4
+    store.close()
 
 
 def test_retriever_refuses_an_artifact_of_another_document_encoder(filled_store, tmp_path):

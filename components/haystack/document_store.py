@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,9 @@ class LightRetrieverDocumentStore:
     created on first use for `model` (an artifact path; only its config is read) and refuses
     documents from another document encoder. Filters use Haystack's syntax.
 
+    Every protocol method has an `..._async` twin (as qdrant-haystack's store), so `DocumentWriter`
+    and the retriever run under `Pipeline.run_async`.
+
     ```python
     store = LightRetrieverDocumentStore(path="stores", collection="docs", model="artifacts/minilm")
     ```
@@ -49,18 +54,23 @@ class LightRetrieverDocumentStore:
         self.write_batch_size = write_batch_size
         self.api_key = api_key
         self._store: QdrantHybridStore | None = None
+        self._opening = threading.Lock()  # async twins run on worker threads: open the engine once
 
     # -- lifecycle -------------------------------------------------------------------------------
     @property
     def store(self) -> QdrantHybridStore:
         """The open QdrantHybridStore (opened, and created for `model` if needed, on first use)."""
-        if self._store is None:
-            schema = CollectionSchema.from_artifact(Artifact.load(self.model)) if self.model else None
-            api_key = self.api_key.resolve_value() if self.api_key and self.url else None  # only now, only for a server
-            self._store = QdrantHybridStore(self.path, collection=self.collection, schema=schema, url=self.url,
-                                            api_key=api_key, location=self.location, on_disk=self.on_disk,
-                                            write_batch_size=self.write_batch_size)
+        with self._opening:
+            if self._store is None:
+                self._store = self._open()
         return self._store
+
+    def _open(self) -> QdrantHybridStore:
+        schema = CollectionSchema.from_artifact(Artifact.load(self.model)) if self.model else None
+        api_key = self.api_key.resolve_value() if self.api_key and self.url else None  # only now, only for a server
+        return QdrantHybridStore(self.path, collection=self.collection, schema=schema, url=self.url,
+                                 api_key=api_key, location=self.location, on_disk=self.on_disk,
+                                 write_batch_size=self.write_batch_size)
 
     def close(self) -> None:
         if self._store is not None:
@@ -118,6 +128,37 @@ class LightRetrieverDocumentStore:
 
     def delete_documents(self, document_ids: list[str]) -> None:
         self.store.delete(document_ids)
+
+    def delete_all_documents(self) -> None:
+        """Empty the collection; it stays, with its record of the document encoder."""
+        self.store.delete_all()
+
+    def get_documents_by_id(self, document_ids: list[str]) -> list[Document]:
+        """The stored documents among `document_ids`, in that order (ids not stored are left out)."""
+        return [to_document(d) for d in self.store.get(list(document_ids))]
+
+    # -- async twins ---------------------------------------------------------------------------------
+    # Neither engine behind the store has an async API we use (qdrant-edge is a synchronous in-process
+    # engine; the server path shares the sync client), so each call runs the sync method on a worker
+    # thread: the event loop stays free while the engine works, and both paths behave exactly alike.
+    async def count_documents_async(self) -> int:
+        return await asyncio.to_thread(self.count_documents)
+
+    async def filter_documents_async(self, filters: dict[str, Any] | None = None) -> list[Document]:
+        return await asyncio.to_thread(self.filter_documents, filters)
+
+    async def write_documents_async(self, documents: list[Document],
+                                    policy: DuplicatePolicy = DuplicatePolicy.NONE) -> int:
+        return await asyncio.to_thread(self.write_documents, documents, policy)
+
+    async def delete_documents_async(self, document_ids: list[str]) -> None:
+        await asyncio.to_thread(self.delete_documents, document_ids)
+
+    async def delete_all_documents_async(self) -> None:
+        await asyncio.to_thread(self.delete_all_documents)
+
+    async def get_documents_by_id_async(self, document_ids: list[str]) -> list[Document]:
+        return await asyncio.to_thread(self.get_documents_by_id, document_ids)
 
     def _vectors(self, documents: list[Document]) -> tuple[np.ndarray, list[SparseVector]]:
         dim = self.store.schema.dense_dim

@@ -183,6 +183,10 @@ class ClientBackend:
         with self._remote("delete from"):
             self.client.delete(self.collection, points_selector=selector, wait=True)
 
+    def delete_all(self) -> None:
+        with self._remote("delete from"):  # an empty filter matches every point
+            self.client.delete(self.collection, points_selector=m.FilterSelector(filter=m.Filter()), wait=True)
+
     def flush(self) -> None:
         pass  # the server persists on write (wait=True)
 

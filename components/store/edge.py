@@ -210,6 +210,11 @@ class EdgeBackend:
         with self._engine("delete documents by filter"):
             self._shard.update(q.UpdateOperation.delete_points_by_filter(flt))
 
+    def delete_all(self) -> None:
+        ensure_free_space(self.folder, 0, "deleting documents", self.where)
+        with self._engine("delete all documents"):
+            self._shard.update(q.UpdateOperation.delete_points_by_filter(q.Filter()))  # an empty filter matches all
+
     def flush(self) -> None:
         with self._engine("flush the shard"):
             self._shard.flush()

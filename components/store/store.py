@@ -184,6 +184,10 @@ class QdrantHybridStore:
             raise LightRetrieverError("delete_by_filter needs a filter; use a new collection to drop everything")
         self._backend.delete_by_filter(filters)
 
+    def delete_all(self) -> None:
+        """Remove every document; the collection and its record of the document encoder stay."""
+        self._backend.delete_all()
+
     def flush(self) -> None:
         self._backend.flush()
 
