@@ -40,7 +40,7 @@ def test_embedding_is_asymmetric(minilm_artifact):
     query = "Does aspirin prevent heart attacks?"
     np.testing.assert_allclose(embedding.get_query_embedding(query),
                                QueryEncoder.from_pretrained(minilm_artifact.root).encode([query]).dense[0], atol=1e-7)
-    assert embedding._document_encoder is None  # queries never load the model
+    assert not embedding._encoders.documents_loaded  # queries never load the model
     text = "Aspirin lowers the risk of myocardial infarction."
     np.testing.assert_allclose(embedding.get_text_embedding(text), DocumentEncoder.from_pretrained(
         minilm_artifact.root).encode([text], show_progress=False).dense[0], atol=1e-5)
@@ -62,7 +62,7 @@ def test_stock_qdrant_vector_store_hybrid_with_our_functions(minilm_artifact):
     index = VectorStoreIndex(nodes, storage_context=StorageContext.from_defaults(vector_store=vector_store),
                              embed_model=embedding)
     assert embedding.__dict__["_texts_encoded"] == 24  # dense and sparse from one forward pass each
-    assert embedding._sparse_cache == {}
+    assert len(embedding._sparse_cache) == 0
     retriever = index.as_retriever(vector_store_query_mode="hybrid", similarity_top_k=5, sparse_top_k=10)
     hits = retriever.retrieve(rows[6]["title"])
     assert nodes[6].id_ in [h.node.id_ for h in hits[:3]]

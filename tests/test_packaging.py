@@ -23,6 +23,14 @@ def test_wheel_maps_root_folders_into_the_lightretriever_namespace(tmp_path):
     missing = [s for s in sources if f"lightretriever/{s}" not in names]
     assert not missing, f"not in the wheel (add the package to pyproject's `packages`): {missing}"
     assert not any(n.startswith(("tests/", "benchmarks/", "components/")) for n in names)
+    aliases = ["llama_index/embeddings/lightretriever/__init__.py",
+               "llama_index/sparse_embeddings/lightretriever/__init__.py",
+               "llama_index/retrievers/lightretriever/__init__.py"]
+    assert not [a for a in aliases if a not in names], "LlamaIndex import paths missing from the wheel"
+    # `llama_index` and its sub-namespaces belong to llama-index-core & co: an __init__.py of ours would shadow them
+    shadowing = {"llama_index/__init__.py", "llama_index/embeddings/__init__.py",
+                 "llama_index/sparse_embeddings/__init__.py", "llama_index/retrievers/__init__.py"}
+    assert not shadowing & set(names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "lightretriever = lightretriever.pipelines.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 

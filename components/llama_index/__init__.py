@@ -1,7 +1,11 @@
 """LlamaIndex components: `LightRetrieverEmbedding` (BaseEmbedding + sparse functions for
-QdrantVectorStore hybrid mode) and `LightRetrieverRetriever` (BaseRetriever over our store)."""
+QdrantVectorStore hybrid mode), `LightRetrieverSparseEmbedding` (BaseSparseEmbedding) and
+`LightRetrieverRetriever` (BaseRetriever over our store, MetadataFilters or Haystack-syntax filters).
+Also installed as `llama_index.embeddings.lightretriever`, `llama_index.sparse_embeddings.lightretriever`
+and `llama_index.retrievers.lightretriever` (namespace/)."""
 
 from .embedding import LightRetrieverEmbedding
 from .retriever import LightRetrieverRetriever
+from .sparse_embedding import LightRetrieverSparseEmbedding
 
-__all__ = ["LightRetrieverEmbedding", "LightRetrieverRetriever"]
+__all__ = ["LightRetrieverEmbedding", "LightRetrieverRetriever", "LightRetrieverSparseEmbedding"]
