@@ -4,7 +4,8 @@ import pytest
 
 from lightretriever.components.errors import InvalidArgumentError
 from lightretriever.components.store.fusion import DEFAULT_FUSION, DEFAULT_RRF_K, Fusion
-from lightretriever.components.store.options import DEFAULT_K, DEFAULT_MODE, DEFAULT_PREFETCH, SearchOptions
+from lightretriever.components.store.options import (DEFAULT_GROUP_SIZE, DEFAULT_K, DEFAULT_MODE, DEFAULT_PREFETCH,
+                                                     SearchOptions)
 
 
 def test_defaults_are_the_constants():
@@ -14,6 +15,13 @@ def test_defaults_are_the_constants():
     assert options.weights is None and options.prefetch is None and options.filters is None
     assert options.depth == max(DEFAULT_PREFETCH, DEFAULT_K)
     assert SearchOptions(k=500).depth == 500 and SearchOptions(prefetch=30, k=5).depth == 30
+    assert options.score_threshold is None and options.group_by is None and options.group_size is None
+
+
+def test_group_size_defaults_to_qdrants_and_grouping_can_be_switched_off():
+    grouped = SearchOptions(group_by="meta.source")
+    assert grouped.hits_per_group == DEFAULT_GROUP_SIZE == 3
+    assert grouped.replace(group_by=None).group_by is None  # an unset group_size does not block this
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -25,6 +33,11 @@ def test_defaults_are_the_constants():
     ({"k": True}, "k=True must be a whole number >= 1"),
     ({"prefetch": 2.5}, "prefetch=2.5 must be a whole number >= 1"),
     ({"prefetch": 5, "k": 10}, "prefetch=5 is smaller than k=10"),
+    ({"score_threshold": float("inf")}, "score_threshold=inf must be a finite number"),
+    ({"score_threshold": "0.5"}, "score_threshold='0.5' must be a finite number"),
+    ({"group_size": 2}, "group_size=2 needs group_by=FIELD"),
+    ({"group_by": "meta.x", "group_size": 0}, "group_size=0 must be a whole number >= 1"),
+    ({"group_by": ""}, "group_by='': filter field must be a non-empty string"),
 ])
 def test_bad_values_fail_at_construction(fields, message):
     with pytest.raises(InvalidArgumentError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -375,3 +375,45 @@ def test_unreachable_server_is_a_clear_error_and_hides_the_key(monkeypatch):
     with pytest.raises(StoreError, match="cannot reach Qdrant at http://127.0.0.1:9") as err:
         QdrantHybridStore.from_location("http://127.0.0.1:9", "c", schema=SCHEMA, timeout=2)
     assert "secret-key-123" not in str(err.value)
+
+
+# -- score threshold and groups ---------------------------------------------------------------
+def test_score_threshold_cuts_the_score_each_mode_returns(store):
+    assert ids(store.search(Q_DENSE, Q_SPARSE, mode="dense", score_threshold=0.5)) == ["a", "b", "c"]  # cosine
+    assert ids(store.search(Q_DENSE, Q_SPARSE, mode="sparse", score_threshold=2.5)) == ["b", "c"]  # dot product
+    # fused RRF (k=1): b 1/2 + 1/1 = 1.5, a 1/1 + 1/3 = 1.33, c 0.83, d 0.25
+    assert ids(store.search(Q_DENSE, Q_SPARSE, fusion="rrf", rrf_k=1, score_threshold=1.0)) == ["b", "a"]
+    for fusion in ("dbsf", "linear"):
+        everything = store.search(Q_DENSE, Q_SPARSE, fusion=fusion)
+        cut = everything[1].score
+        assert ids(store.search(Q_DENSE, Q_SPARSE, fusion=fusion, score_threshold=cut)) == ids(everything[:2])
+
+
+def test_group_by_returns_the_best_hits_of_the_top_groups(store, monkeypatch):
+    from lightretriever.components.store import groups
+
+    dense_only = dict(mode="dense", group_by="meta.lang")  # dense order: a en, b de, c en, d (no lang)
+    assert ids(store.search(Q_DENSE, Q_SPARSE, k=2, group_size=1, **dense_only)) == ["a", "b"]
+    assert ids(store.search(Q_DENSE, Q_SPARSE, k=2, group_size=2, **dense_only)) == ["a", "c", "b"]
+    assert ids(store.search(Q_DENSE, Q_SPARSE, k=5, **dense_only)) == ["a", "c", "b"]  # d has no lang: no group
+    monkeypatch.setattr(groups, "OVERFETCH", 1)  # first read: a, b; "en" needs c, which lies deeper
+    assert ids(store.search(Q_DENSE, Q_SPARSE, k=1, group_size=2, **dense_only)) == ["a", "c"]
+    # hybrid groups its fused ranking (RRF k=1: b, a, c, d); the threshold cuts before grouping
+    hybrid = dict(fusion="rrf", rrf_k=1, group_by="lang", group_size=2)
+    assert ids(store.search(Q_DENSE, Q_SPARSE, k=2, **hybrid)) == ["b", "a", "c"]
+    assert ids(store.search(Q_DENSE, Q_SPARSE, k=2, score_threshold=1.0, **hybrid)) == ["b", "a"]
+    linear = store.search(Q_DENSE, Q_SPARSE, k=1, fusion="linear", group_by="meta.year", group_size=1)
+    assert ids(linear) == ids(store.search(Q_DENSE, Q_SPARSE, k=1, fusion="linear"))
+    assert ids(store.search(Q_DENSE, Q_SPARSE, mode="dense", group_by="meta.tags")) == ["a"]  # a list value
+    batch = store.search_batch(np.array([Q_DENSE, Q_DENSE], dtype=np.float32), [Q_SPARSE, Q_SPARSE],
+                               k=2, group_size=1, **dense_only)
+    assert [ids(hits) for hits in batch] == [["a", "b"], ["a", "b"]]
+
+
+def test_bad_threshold_and_group_options_are_refused(store):
+    with pytest.raises(LightRetrieverError, match="group_size=2 needs group_by"):
+        store.search(Q_DENSE, Q_SPARSE, group_size=2)
+    with pytest.raises(LightRetrieverError, match="score_threshold=nan"):
+        store.search(Q_DENSE, Q_SPARSE, score_threshold=float("nan"))
+    with pytest.raises(LightRetrieverError, match="group_by='meta..x'"):
+        store.search(Q_DENSE, Q_SPARSE, group_by="meta..x")

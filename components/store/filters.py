@@ -101,7 +101,7 @@ def _node(node: Any, dialect: Dialect):
         raise FilterError(f"comparison filter {_short(node)} lacks {sorted(missing)}; "
                           'write {"field": "meta.x", "operator": "==", "value": 1}')
     _refuse_unknown_keys(node, _COMPARISON_KEYS)
-    key = _field_key(node["field"])
+    key = field_key(node["field"])
     op = node["operator"]
     if not isinstance(op, str) or op not in _COMPARISONS:
         raise FilterError(f"unknown filter operator {_short(op)} on {key!r}; "
@@ -129,7 +129,8 @@ def _refuse_unknown_keys(node: dict, allowed: set[str]) -> None:
                           "field/operator/value, a logical filter operator/conditions")
 
 
-def _field_key(field: Any) -> str:
+def field_key(field: Any) -> str:
+    """A Haystack field name ("meta.year", "title", a bare "year") -> its payload key (checked)."""
     if not isinstance(field, str) or not field.strip():
         raise FilterError(f"filter field must be a non-empty string such as 'meta.year', got "
                           f"{type(field).__name__} {_short(field)}")

@@ -11,6 +11,10 @@ Every front end (the store, `HybridSearcher`, the Haystack and LlamaIndex retrie
   prefetch  None                             candidates per leg before fusion: max(DEFAULT_PREFETCH, k)
   k         DEFAULT_K = 10                   hits returned
   filters   None                             Haystack-syntax filter (store/filters.py translates it)
+  score_threshold None                       drop hits scoring below it, after fusion, on the score a hit
+                                             carries: cosine (dense), dot product (sparse), fused (hybrid)
+  group_by  None                             payload field ("meta.source"): k groups, not k hits (groups.py)
+  group_size None                            hits per group: DEFAULT_GROUP_SIZE when group_by is set
 
 Checked once, at construction, so a bad value fails where it is written, before any store is touched.
 """
@@ -18,16 +22,19 @@ Checked once, at construction, so a bad value fails where it is written, before 
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidArgumentError
+from ..errors import FilterError, InvalidArgumentError
+from .filters import field_key
 from .fusion import DEFAULT_FUSION, DEFAULT_LINEAR_WEIGHTS, DEFAULT_RRF_K, FUSIONS, MODES, Fusion, check_mode
 
 DEFAULT_MODE = "hybrid"
 DEFAULT_K = 10
 DEFAULT_PREFETCH = 100  # per leg; deeper than k so that fusion sees documents only one leg ranks high
+DEFAULT_GROUP_SIZE = 3  # Qdrant's own default for its groups API
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,14 @@ class SearchOptions:
     k: int = field(default=DEFAULT_K, metadata={"help": "number of hits", "range": "positive"})
     filters: dict[str, Any] | None = field(default=None, metadata={
         "help": 'Haystack-style filter JSON, e.g. \'{"field": "meta.year", "operator": ">=", "value": 2020}\'', "metavar": "JSON"})
+    score_threshold: float | None = field(default=None, metadata={
+        "help": "drop hits scoring below this, after fusion: cosine for dense, dot product for sparse, "
+                "the fused score for hybrid", "metavar": "SCORE"})
+    group_by: str | None = field(default=None, metadata={
+        "help": "group hits by this payload field (e.g. meta.source): k groups, each with its best hits",
+        "metavar": "FIELD"})
+    group_size: int | None = field(default=None, metadata={
+        "help": f"hits per group with --group-by (default: {DEFAULT_GROUP_SIZE})", "range": "positive"})
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -55,10 +70,27 @@ class SearchOptions:
         for name, value in (("k", self.k), ("prefetch", self.prefetch)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
                 raise InvalidArgumentError(f"{name}={value!r} must be a whole number >= 1")
+        self._check_grouping_and_threshold()
         if self.prefetch is not None and self.prefetch < self.k:
             raise InvalidArgumentError(
                 f"prefetch={self.prefetch} is smaller than k={self.k}: fusion could return at most {self.prefetch} "
                 "documents; raise prefetch (each leg's candidate depth) to at least k")
+
+    def _check_grouping_and_threshold(self) -> None:
+        threshold = self.score_threshold
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, numbers.Real)
+                                      or not math.isfinite(threshold)):
+            raise InvalidArgumentError(f"score_threshold={threshold!r} must be a finite number (or None for no cut)")
+        if self.group_by is not None:
+            try:
+                field_key(self.group_by)  # a malformed field name fails here, before any search
+            except FilterError as exc:
+                raise InvalidArgumentError(f"group_by={self.group_by!r}: {exc}") from exc
+        size = self.group_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1):
+            raise InvalidArgumentError(f"group_size={size!r} must be a whole number >= 1")
+        if size is not None and self.group_by is None:
+            raise InvalidArgumentError(f"group_size={size} needs group_by=FIELD (the payload field to group by)")
 
     @classmethod
     def of(cls, options: "SearchOptions | None" = None, **overrides: Any) -> "SearchOptions":
@@ -75,6 +107,11 @@ class SearchOptions:
     def fused(self) -> Fusion:
         """How the two legs of a hybrid search are combined (already checked at construction)."""
         return Fusion(kind=self.fusion, rrf_k=self.rrf_k, weights=self.weights)
+
+    @property
+    def hits_per_group(self) -> int:
+        """group_size, or its default (kept None in the field so `replace(group_by=None)` stays valid)."""
+        return self.group_size or DEFAULT_GROUP_SIZE
 
     @property
     def depth(self) -> int:

@@ -23,7 +23,9 @@ import numpy as np
 
 from ..errors import InvalidArgumentError, LightRetrieverError, StoreError
 from ..sparse import SparseVector
+from .filters import field_key
 from .fusion import linear_fuse, query_tie_safe
+from .groups import grouped
 from .options import SearchOptions
 from .payload import check_documents
 from .plan import Leg, Plan, RawHit
@@ -227,7 +229,8 @@ class QdrantHybridStore:
                options: SearchOptions | None = None, **overrides: Any) -> list[Hit]:
         """Top-k documents for one encoded query. A missing, all-zero dense vector or an empty sparse
         vector skips that leg (an empty list when no leg is left). `options` (default: SearchOptions())
-        with any of its fields given as keywords (k=, mode=, fusion=, rrf_k=, weights=, prefetch=, filters=)."""
+        with any of its fields given as keywords (k=, mode=, fusion=, rrf_k=, weights=, prefetch=, filters=,
+        score_threshold=, group_by=, group_size=). With group_by, k counts groups: up to k x group_size hits."""
         dense_rows = None if dense is None else np.asarray(dense, dtype=np.float32)[None, :]
         results = self.search_batch(dense_rows, None if sparse is None else [sparse], options=options, **overrides)
         return results[0] if results else []
@@ -246,6 +249,11 @@ class QdrantHybridStore:
         if dense is not None and not np.isfinite(np.asarray(dense, dtype=np.float32)).all():
             raise InvalidArgumentError("a dense query vector holds NaN or infinite values; the engine would rank "
                                        "by them silently. Check the query encoder's table (re-export it)")
+        if options.group_by is not None:  # per query: a grouped search may read its ranking more than once
+            depth = max(depth, k * options.hits_per_group)
+            return [self._search_grouped(self._legs(mode, None if dense is None else dense[i],
+                                                    None if sparse is None else sparse[i], depth), options)
+                    for i in range(n)]
         plans: list[Plan] = []
         slots: list[tuple[str, list[int]]] = []  # how to turn each query's plan results into hits
         for i in range(n):
@@ -273,8 +281,33 @@ class QdrantHybridStore:
                 raw = self._with_payloads(linear_fuse(results[idx[0]], results[idx[1]], fusion.linear_weights(), k))
             # Equal scores (common with RRF) come back in engine order, which can change when a shard is
             # reopened or re-optimised; ties are broken by document id so results are reproducible.
-            out.append(sorted((_hit(h) for h in raw), key=lambda hit: (-hit.score, hit.id)))
+            out.append(_above(sorted((_hit(h) for h in raw), key=lambda hit: (-hit.score, hit.id)),
+                              options.score_threshold))
         return out
+
+    def _search_grouped(self, legs: list[Leg], options: SearchOptions) -> list[Hit]:
+        """The hits of the top k groups (groups.py); the score threshold cuts hits before they group."""
+        if not legs:
+            return []
+        threshold = options.score_threshold
+
+        def ranking(limit: int) -> list[RawHit]:
+            hits = sorted(self._ranked(legs, limit, options), key=lambda h: (-h.score, str(h.payload.get("id", ""))))
+            return [h for h in hits if threshold is None or h.score >= threshold]
+
+        raw = grouped(ranking, field_key(options.group_by), options.k, options.hits_per_group)
+        return [_hit(h) for h in raw]
+
+    def _ranked(self, legs: list[Leg], limit: int, options: SearchOptions) -> list[RawHit]:
+        """The top `limit` hits of one query, fused as `options` says, with payloads."""
+        filters, fusion = options.filters, options.fused
+        if len(legs) == 1:
+            return self._backend.query([Plan(legs=tuple(legs), limit=limit, filters=filters)])[0]
+        if fusion.kind == "linear":
+            dense, sparse = self._backend.query(
+                [Plan(legs=(leg,), limit=leg.limit, filters=filters, with_payload=False) for leg in legs])
+            return self._with_payloads(linear_fuse(dense, sparse, fusion.linear_weights(), limit))
+        return self._backend.query([Plan(legs=tuple(legs), limit=limit, fusion=fusion, filters=filters)])[0]
 
     def _with_payloads(self, hits: list[RawHit]) -> list[RawHit]:
         payloads = {pid: payload for pid, payload, _ in self._backend.retrieve([h.point_id for h in hits])}
@@ -288,6 +321,10 @@ class QdrantHybridStore:
         if mode in ("sparse", "hybrid") and sparse_vec is not None and len(sparse_vec):
             legs.append(Leg(SPARSE_VECTOR, sparse_vec, depth))
         return legs
+
+
+def _above(hits: list[Hit], threshold: float | None) -> list[Hit]:
+    return hits if threshold is None else [hit for hit in hits if hit.score >= threshold]
 
 
 def _hit(raw: RawHit) -> Hit:
