@@ -3,16 +3,25 @@
 The layout and the qrels reader are components/beir.py's (shared with training's reader). A score
 of 0 is a judged non-relevant document: it is kept in the qrels, and a query is evaluated only if it
 has at least one document with a score above 0 (a query without one has no defined nDCG).
+
+A subsample (`write_subsample`, evaluate's `--max-documents N`) keeps every document the evaluated queries
+judge (relevant or not, so that no judged document goes missing from the rankings) plus documents drawn
+at random with a fixed seed from the rest, up to N in all: the same N, seed and queries give the same
+documents, and its collection name carries N, the seed and a digest of the ids, so it never mixes with
+the full corpus's collection. Scores on a subsample are higher than on the full corpus (fewer
+distractors): it is for quick checks, not for comparison with published numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from lightretriever.components import beir
-from lightretriever.components.corpus import count_documents, read_corpus
+from lightretriever.components.corpus import count_documents, numbered_documents, read_corpus
 from lightretriever.components.document import StoredDocument
 from lightretriever.components.errors import LightRetrieverError
 from lightretriever.components.jsonl import json_object, numbered_lines
@@ -95,3 +104,50 @@ def _query_record(line: str, where: str) -> dict:
 def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
     """BEIR qrels (components/beir.py); a bad line is a DatasetError."""
     return beir.read_qrels(path, DatasetError)
+
+
+@dataclass(frozen=True)
+class Subsample:
+    """A seeded document subsample written as its own corpus file (see the module docstring)."""
+    corpus: Path
+    max_documents: int
+    seed: int
+    judged: int  # judged documents of the evaluated queries found in the corpus (all kept)
+    documents: int  # judged + random others
+    corpus_documents: int
+    digest: str  # of the sorted ids: two subsamples with the same name hold the same documents
+
+    @property
+    def tag(self) -> str:
+        """The collection-name part: N, the seed and the ids' digest."""
+        return f"max{self.max_documents}-seed{self.seed}-{self.digest}"
+
+    def record(self) -> dict:
+        """What a results file keeps of the subsample."""
+        return {"max_documents": self.max_documents, "seed": self.seed, "judged": self.judged,
+                "random": self.documents - self.judged, "documents": self.documents,
+                "corpus_documents": self.corpus_documents, "ids_sha256": self.digest}
+
+
+def write_subsample(data: BeirDataset, judged: set[str], max_documents: int, seed: int,
+                    directory: Path) -> Subsample:
+    """Every document id in `judged`, plus random others (random.Random(seed)) up to `max_documents`, copied
+    line for line in corpus order to `directory`/corpus.jsonl."""
+    numbers: dict[str, list[int]] = {}  # a repeated id keeps all its lines: the last one wins, as in index
+    for number, document in numbered_documents(data.corpus):
+        numbers.setdefault(document.id, []).append(number)
+    kept = [i for i in numbers if i in judged]
+    if len(kept) > max_documents:
+        raise DatasetError(f"--max-documents {max_documents} is below the {len(kept)} documents the evaluated "
+                           f"queries judge in {data.corpus}; pass at least {len(kept)}, or fewer --max-queries")
+    others = sorted(i for i in numbers if i not in judged)
+    chosen = set(kept) | set(random.Random(seed).sample(others, min(len(others), max_documents - len(kept))))
+    lines = {n for i in chosen for n in numbers[i]}
+    corpus = directory / "corpus.jsonl"
+    with corpus.open("w", encoding="utf-8") as out:
+        for number, line in numbered_lines(data.corpus, DatasetError):
+            if number in lines:
+                out.write(line.rstrip("\r\n") + "\n")
+    digest = hashlib.sha256("\n".join(sorted(chosen)).encode()).hexdigest()[:10]
+    return Subsample(corpus=corpus, max_documents=max_documents, seed=seed, judged=len(kept), documents=len(chosen),
+                     corpus_documents=len(numbers), digest=digest)

@@ -11,7 +11,12 @@ Metrics come from pytrec_eval (pipelines/metrics.py); `retention` = nDCG@10 / nD
 
 The corpus lives in the collection "{dataset}-{document fingerprint}" of the store; it is indexed only
 when that collection holds fewer documents than the corpus (and then resumed, not redone), so every
-later evaluation with the same document encoder reuses it — a retrained query table included.
+later evaluation with the same document encoder reuses it — a retrained query table included. Before it
+indexes, it prints the cost: the documents to encode and an estimated time from the full model timed on a
+few of them. `max_documents=N` (`--max-documents N`) evaluates on a seeded subsample instead: every
+document the evaluated queries judge plus random others up to N (pipelines/beir.py), in its own collection
+"{dataset}-max{N}-seed{seed}-{ids digest}-{document fingerprint}"; BM25 runs on the same subsample, and
+the results record it under "subsample" (None for the full corpus).
 
 Times cover the whole split: `tokenize_s` (text -> ids), `encode_s` (ids -> vectors: the table lookup,
 or the full model's forward pass), `search_s` (the store, or bm25s); qps = queries / their sum. Each
@@ -23,29 +28,32 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from lightretriever.components.artifact import Artifact
+from lightretriever.components.corpus import read_corpus
 from lightretriever.components.batching import length_sorted_batches
 from lightretriever.components.errors import LightRetrieverError
 from lightretriever.components.home import lightretriever_home
+from lightretriever.components.progress import progress, track
 from lightretriever.components.store.fusion import DEFAULT_FUSION, FUSIONS
 from lightretriever.components.store.redact import redact
 from lightretriever.training.teacher_text import teacher_query_texts
 
-from .beir import BeirDataset
+from .beir import BeirDataset, Subsample, write_subsample
 from .metrics import METRICS, relevant_qrels, retrieval_metrics
 
 MODES = ("full", "dense", "sparse", "hybrid", "bm25")
 STORE_MODES = ("full", "dense", "sparse", "hybrid")
 K = 100
 WARM_UP = 4  # queries run once, untimed, before each timed pass
+COST_SAMPLE = 16  # documents the full model encodes, timed, to estimate the indexing time
 
 
 class EvaluationError(LightRetrieverError, ValueError):
@@ -55,16 +63,17 @@ class EvaluationError(LightRetrieverError, ValueError):
 def evaluate(artifact: str | Path | Artifact, dataset: str | Path, split: str = "test",
              modes: str | Iterable[str] = MODES, fusion: str = DEFAULT_FUSION, store: str | Path | None = None, *,
              batch_size: int = 64, max_queries: int | None = None, device: str | None = None,
-             show_progress: bool = True) -> dict:
+             show_progress: bool = True, max_documents: int | None = None, seed: int = 0) -> dict:
     """Evaluate every mode; returns {"dataset", "split", "artifact", "results": {mode: {...}}, ...}.
 
     `store` is a directory (embedded engine), a Qdrant URL, or None for $LIGHTRETRIEVER_HOME/stores.
-    `batch_size` is queries per forward pass / search request; `max_queries` keeps the split's first N.
+    `batch_size` is queries per forward pass / search request; `max_queries` keeps the split's first N;
+    `max_documents` evaluates on the judged documents plus random others (`seed`) up to N.
     """
     modes = parse_modes(modes)
-    _check_options(fusion, batch_size, max_queries)
+    _check_options(fusion, batch_size, max_queries, max_documents)
     data = BeirDataset.open(dataset)
-    queries, judged = _split(data, split, max_queries)
+    queries, judged, judged_ids = _split(data, split, max_queries)
     artifact = artifact if isinstance(artifact, Artifact) else Artifact.load(artifact)
     location = store if store is not None else default_store()
     _say(show_progress, f"evaluate: {data.name} {split}, {len(queries)} queries, modes {', '.join(modes)}")
@@ -72,16 +81,18 @@ def evaluate(artifact: str | Path | Artifact, dataset: str | Path, split: str = 
     context = _Context(artifact, list(queries), list(queries.values()), batch_size, device, show_progress)
     results: dict[str, dict] = {}
     index_info = collection = None
-    if any(m in STORE_MODES for m in modes):
-        with open_collection(context, data, location) as (context.store, collection, index_info):
-            for mode in (m for m in modes if m in STORE_MODES):
-                results[mode] = _scored(RUNNERS[mode](context, mode, fusion), judged)
-    if "bm25" in modes:
-        results["bm25"] = _scored(run_bm25(context, data), judged)
+    with documents_to_evaluate(data, judged_ids, max_documents, seed, show_progress) as (corpus, subsample):
+        if any(m in STORE_MODES for m in modes):
+            with open_collection(context, data, location, corpus, subsample) as (context.store, collection, index_info):
+                for mode in (m for m in modes if m in STORE_MODES):
+                    results[mode] = _scored(RUNNERS[mode](context, mode, fusion), judged)
+        if "bm25" in modes:
+            results["bm25"] = _scored(run_bm25(context, corpus), judged)
     results = {m: results[m] for m in modes}
     _add_retention(results)
+    documents = subsample.documents if subsample else index_info["documents"] if index_info else data.document_count()
     return {"dataset": data.name, "split": split, "artifact": str(artifact.root), "results": results,
-            "queries": len(queries), "documents": index_info["documents"] if index_info else data.document_count(),
+            "queries": len(queries), "documents": documents, "subsample": subsample.record() if subsample else None,
             "k": K, "fusion": fusion, "store": redact(str(location)), "collection": collection, "index": index_info,
             "machine": machine()}
 
@@ -96,22 +107,23 @@ def parse_modes(modes: str | Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _check_options(fusion: str, batch_size: int, max_queries: int | None) -> None:
+def _check_options(fusion: str, batch_size: int, max_queries: int | None, max_documents: int | None) -> None:
     if fusion not in FUSIONS:
         raise EvaluationError(f"unknown fusion {fusion!r}: choose one of {', '.join(FUSIONS)}")
-    for name, value in (("batch_size", batch_size), ("max_queries", max_queries)):
+    for name, value in (("batch_size", batch_size), ("max_queries", max_queries), ("max_documents", max_documents)):
         if value is not None and value < 1:
             raise EvaluationError(f"{name}={value} must be at least 1")
 
 
-def _split(data: BeirDataset, split: str, max_queries: int | None) -> tuple[dict[str, str], dict]:
-    """The split's evaluable queries {id: text} and their relevant judgments."""
+def _split(data: BeirDataset, split: str, max_queries: int | None) -> tuple[dict[str, str], dict, set[str]]:
+    """The split's evaluable queries {id: text}, their relevant judgments, and every document they judge
+    (relevant or not: what a subsample keeps)."""
     qrels = data.qrels(split)
     queries = data.split_queries(qrels, max_queries)
     if not queries:
         raise EvaluationError(f"the {split!r} qrels of {data.root} judge no document relevant (score > 0): "
                               "no query to evaluate")
-    return queries, relevant_qrels(qrels, queries)
+    return queries, relevant_qrels(qrels, queries), {d for q in queries for d in qrels[q]}
 
 
 def default_store() -> Path:
@@ -140,31 +152,73 @@ class _Context:
 
 
 @contextmanager
-def open_collection(context: _Context, data: BeirDataset, location):
-    """Yield (store, collection name, index info); index the corpus only if the collection lacks documents."""
+def documents_to_evaluate(data: BeirDataset, judged_ids: set[str], max_documents: int | None, seed: int,
+                          show_progress: bool) -> Iterator[tuple[Path, Subsample | None]]:
+    """Yield (corpus file, subsample or None): the dataset's corpus, or a subsample written to a temporary
+    directory (seeded, so a rerun writes the same one and resumes its collection)."""
+    if max_documents is None:
+        yield data.corpus, None
+        return
+    with tempfile.TemporaryDirectory(prefix="lightretriever-subsample-") as directory:
+        subsample = write_subsample(data, judged_ids, max_documents, seed, Path(directory))
+        _say(show_progress, f"subsample: {subsample.documents} of {subsample.corpus_documents} documents "
+                            f"({subsample.judged} judged by the evaluated queries + random others, seed {seed})")
+        yield subsample.corpus, subsample
+
+
+@contextmanager
+def open_collection(context: _Context, data: BeirDataset, location, corpus: Path | None = None,
+                    subsample: Subsample | None = None):
+    """Yield (store, collection name, index info); index `corpus` (default: the dataset's) only if the
+    collection lacks documents."""
     from lightretriever.components.store import CollectionSchema, QdrantHybridStore
 
     from lightretriever.components.corpus import count_documents
     from .indexing import index_corpus
 
+    corpus = corpus or data.corpus
     schema = CollectionSchema.from_artifact(context.artifact)
-    name = f"{data.name}-{schema.document_fingerprint}"
+    name = "-".join([data.name, *([subsample.tag] if subsample else []), schema.document_fingerprint])
     store = QdrantHybridStore.from_location(location, name, schema=schema)
     try:
-        documents, before = data.document_count(), store.count()
+        documents, before = count_documents(corpus), store.count()  # a damaged corpus is refused before the model loads
         info = {"documents": documents, "count_before": before, "written": 0, "count": before, "seconds": 0.0}
         if before < documents:
-            _say(context.show_progress, f"indexing {data.corpus} into {store} ({before}/{documents} stored; "
+            _say(context.show_progress, f"indexing {corpus} into {store} ({before}/{documents} stored; "
                                         "resumable: rerun to continue after an interruption)")
-            count_documents(data.corpus)  # a damaged corpus is refused before the full model loads
-            report = index_corpus(data.corpus, store, context.document_encoder(), resume=True,
-                                  show_progress=context.show_progress)
+            if context.show_progress:
+                _say_indexing_cost(context, corpus, documents - before, hint=subsample is None)
+            report = index_corpus(corpus, store, context.document_encoder(), resume=True,
+                                  show_progress=context.show_progress, total=documents)
             info.update(written=report.written, count=report.count, seconds=report.seconds)
         else:
             _say(context.show_progress, f"reusing {store}: {before} documents already indexed")
         yield store, name, info
     finally:
         store.close()
+
+
+def _say_indexing_cost(context: _Context, corpus: Path, remaining: int, hint: bool) -> None:
+    """Print the documents to encode and an estimated time, from the full model timed on a few of them
+    (after one untimed warm-up call: first-call set-up is not per-document cost)."""
+    encoder = context.document_encoder()
+    texts = [d.encoder_text() for _, d in zip(range(COST_SAMPLE + 2), read_corpus(corpus))]
+    encoder.encode(texts[:2], show_progress=False)
+    started = time.perf_counter()
+    encoder.encode(texts[2:] or texts, show_progress=False)
+    rate = len(texts[2:] or texts) / max(time.perf_counter() - started, 1e-9)
+    advice = (" For a quick check: --max-documents N (the documents the evaluated queries judge plus random others"
+              " up to N; max_documents= from Python).") if hint else ""
+    _say(True, f"indexing cost: {remaining:,} documents to encode with the full model, about "
+               f"{_duration(remaining / rate)} at {rate:.1f} documents/s (timed on {len(texts[2:] or texts)} of them)."
+               f"{advice}")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
 
 
 # -- the modes ------------------------------------------------------------------------------------
@@ -211,7 +265,7 @@ def full_forward(encoder, ids: list[list[int]], batch_size: int, show_progress: 
     index, so the vocabulary head would be cost it never uses; `with_sparse=True` runs it too (what a
     full hybrid model pays per query)."""
     dense = np.zeros((len(ids), encoder.dim), dtype=np.float32)
-    with tqdm(total=len(ids), unit="query", desc="full: encode", disable=not show_progress) as bar:
+    with progress(len(ids), unit="query", desc="full: encode", enabled=show_progress) as bar:
         for batch in length_sorted_batches([len(x) for x in ids], batch_size):
             dense[batch] = encoder.encode_ids([ids[i] for i in batch], with_sparse=with_sparse)[0]
             bar.update(len(batch))
@@ -234,18 +288,18 @@ def _search(searcher, context: _Context, dense, sparse, label: str) -> tuple[dic
     searcher.search_encoded(*part(0, WARM_UP))
     hits: list = []
     seconds = 0.0
-    for start in tqdm(range(0, n, step), desc=label, unit="batch", disable=not context.show_progress):
+    for start in track(range(0, n, step), desc=label, unit="batch", enabled=context.show_progress):
         began = time.perf_counter()
         hits.extend(searcher.search_encoded(*part(start, start + step)))
         seconds += time.perf_counter() - began
     return {q: [h.id for h in found] for q, found in zip(context.ids, hits)}, seconds
 
 
-def run_bm25(context: _Context, data: BeirDataset) -> dict:
+def run_bm25(context: _Context, corpus: Path) -> dict:
     from .bm25 import BM25Baseline
 
-    _say(context.show_progress, f"bm25: indexing {data.corpus}")
-    documents = list(data.documents())
+    _say(context.show_progress, f"bm25: indexing {corpus}")
+    documents = list(read_corpus(corpus))
     baseline = BM25Baseline([d.id for d in documents], [d.encoder_text() for d in documents],
                             show_progress=context.show_progress)
     baseline.search(baseline.tokenize(context.texts[:WARM_UP]), K, show_progress=False)

@@ -20,7 +20,8 @@ import pytest
 
 from conftest import run_cli
 from lightretriever.components.store.fusion import DEFAULT_FUSION
-from lightretriever.pipelines.beir import BeirDataset, DatasetError, read_qrels
+from lightretriever.pipelines.beir import BeirDataset, DatasetError, read_qrels, write_subsample
+from lightretriever.pipelines import evaluate as evaluate_module
 from lightretriever.pipelines.evaluate import MODES, EvaluationError, evaluate, parse_modes
 from lightretriever.pipelines.metrics import rank_scores, relevant_qrels, retrieval_metrics
 from lightretriever.training.teacher_text import full_query_text, teacher_query_texts
@@ -189,6 +190,73 @@ def test_full_mode_encodes_the_text_training_s_teacher_encodes(tiny_llama_artifa
     assert encoder._tokenizer.texts == taught == ["Query: cancer risk", "Query: statins"]
 
 
+# -- the --max-documents subsample and the indexing cost ---------------------------------------------
+
+def toy_corpus(tmp_path: Path, documents: int = 30) -> BeirDataset:
+    """q1 judges d3 (relevant) and d7 (not), q2 judges d12; d5 appears twice (the last line wins in index)."""
+    docs = [{"_id": f"d{i}", "title": "", "text": f"text {i}"} for i in range(documents)]
+    docs.append({"_id": "d5", "title": "", "text": "d5 again"})
+    return BeirDataset.open(write_beir(tmp_path / "Toy", ["q1\td3\t1", "q1\td7\t0", "q2\td12\t2"],
+                                       {"q1": "one", "q2": "two"}, docs))
+
+
+def subsample_ids(subsample) -> list[str]:
+    return [json.loads(line)["_id"] for line in subsample.corpus.read_text().splitlines()]
+
+
+def test_subsample_keeps_every_judged_document_and_is_seeded(tmp_path):
+    data = toy_corpus(tmp_path)
+    runs = {}
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        (tmp_path / name).mkdir()
+        runs[name] = write_subsample(data, {"d3", "d7", "d12", "absent"}, 10, seed, tmp_path / name)
+    a = runs["a"]
+    ids = subsample_ids(a)
+    assert {"d3", "d7", "d12"} <= set(ids) and len(set(ids)) == 10  # "absent" is not in the corpus: ignored
+    assert ids == sorted(ids, key=lambda i: (int(i[1:]), ids.index(i)))  # corpus order, line for line
+    assert a.record() == {"max_documents": 10, "seed": 0, "judged": 3, "random": 7, "documents": 10,
+                          "corpus_documents": 30, "ids_sha256": a.digest}
+    assert subsample_ids(runs["b"]) == ids and runs["b"].tag == a.tag == f"max10-seed0-{a.digest}"
+    assert set(subsample_ids(runs["c"])) != set(ids) and runs["c"].tag != a.tag  # another seed, other documents
+    (tmp_path / "all").mkdir()
+    everything = write_subsample(data, {"d3"}, 1000, 0, tmp_path / "all")  # N above the corpus: all of it
+    assert everything.documents == 30 and subsample_ids(everything).count("d5") == 2
+
+
+def test_subsample_smaller_than_the_judged_documents_names_the_minimum(tmp_path):
+    with pytest.raises(DatasetError, match=r"--max-documents 2 is below the 3 documents .* pass at least 3"):
+        write_subsample(toy_corpus(tmp_path), {"d3", "d7", "d12"}, 2, 0, tmp_path)
+    with pytest.raises(EvaluationError, match="max_documents=0 must be at least 1"):
+        evaluate("unused", tmp_path / "Toy", max_documents=0)
+
+
+class _TimedEncoder:
+    """Stands in for the full model: 10 documents/s after its first (warm-up) call."""
+
+    def __init__(self):
+        self.calls: list[int] = []
+
+    def encode(self, texts, show_progress=False):
+        self.calls.append(len(texts))
+        import time
+
+        time.sleep(0 if len(self.calls) == 1 else len(texts) / 10)
+
+
+def test_indexing_cost_is_printed_with_the_max_documents_hint(tmp_path, capsys):
+    data, encoder = toy_corpus(tmp_path), _TimedEncoder()
+    context = evaluate_module._Context(None, [], [], 8, None, True)
+    context.document_encoder = lambda: encoder
+    evaluate_module._say_indexing_cost(context, data.corpus, 72_000, hint=True)
+    said = capsys.readouterr().err
+    assert encoder.calls == [2, evaluate_module.COST_SAMPLE]  # one untimed warm-up, then the timed sample
+    rate = float(said.split(" at ")[1].split(" documents/s")[0])
+    assert 7 < rate <= 10.0 and "72,000 documents to encode" in said and "2.0 h at " in said and "--max-documents N" in said
+    evaluate_module._say_indexing_cost(context, data.corpus, 30, hint=False)
+    said = capsys.readouterr().err
+    assert " s at " in said and "--max-documents" not in said
+
+
 # -- end to end -----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -280,3 +348,19 @@ def assert_same_scores(result: dict, reference: dict, modes) -> None:
     for mode in modes:
         for metric in ("ndcg@10", "recall@100", "mrr@10"):
             assert result["results"][mode][metric] == pytest.approx(reference["results"][mode][metric], abs=1e-9)
+
+
+@pytest.mark.slow
+def test_max_documents_indexes_a_subsample_into_its_own_collection(first_run, minilm_artifact, tiny_scifact, capsys):
+    store, full = first_run
+    result = evaluate(minilm_artifact, tiny_scifact, store=store, modes="sparse,bm25", max_documents=40, seed=3)
+    said = capsys.readouterr().err
+    sub = result["subsample"]
+    assert sub == {**sub, "max_documents": 40, "seed": 3, "documents": 40, "corpus_documents": N_DOCS}
+    assert sub["judged"] + sub["random"] == 40 and full["subsample"] is None
+    fingerprint = minilm_artifact.document_fingerprint()
+    assert result["collection"] == f"scifact-tiny-max40-seed3-{sub['ids_sha256']}-{fingerprint}" != full["collection"]
+    assert result["documents"] == 40 and result["index"] == {**result["index"], "count_before": 0, "written": 40}
+    assert "indexing cost: 40 documents to encode" in said and "--max-documents N" not in said
+    # fewer distractors: the subsample ranks the judged documents at least as high
+    assert result["results"]["bm25"]["ndcg@10"] >= full["results"]["bm25"]["ndcg@10"] - 1e-9

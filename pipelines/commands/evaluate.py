@@ -1,7 +1,8 @@
 """nDCG@10, recall@100 and MRR@10 on a BEIR dataset (corpus.jsonl[.gz], queries.jsonl, qrels/<split>.tsv)
 for every mode side by side — the full model's query encoder, the light dense / sparse / hybrid query
 path, BM25 — with each mode's query-encoding and search cost. The corpus is indexed on first use into
-a collection named after the dataset and the document encoder's fingerprint, and reused after."""
+a collection named after the dataset and the document encoder's fingerprint, and reused after (the cost is
+printed first; `--max-documents N` evaluates on a seeded subsample for a quick check)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="queries per forward pass / search request")
     parser.add_argument("--max-queries", type=positive_int, help="evaluate only the split's first N queries (default: all)")
+    parser.add_argument("--max-documents", type=positive_int, metavar="N",
+                        help="a quick check: evaluate on every document the evaluated queries judge plus random others "
+                             "up to N, indexed into its own collection {dataset}-maxN-seedS-{ids digest}-{fingerprint}"
+                             " (default: the whole corpus)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --max-documents' random documents")
     add_device_option(parser, "full model and indexing: ")
 
 
@@ -44,7 +50,7 @@ def run(args) -> None:
         check_output_file(args.json, "--json", "results.json")
     result = evaluate(args.artifact, args.dataset, split=args.split, modes=args.modes, fusion=args.fusion,
                       store=args.store, batch_size=args.batch_size, max_queries=args.max_queries,
-                      device=args.device)
+                      device=args.device, max_documents=args.max_documents, seed=args.seed)
     print(format_table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
