@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .artifact import Artifact, SparseSettings, special_token_ids
 from .backbones import document_vectors, load_backbone, resolve_device, resolve_dtype
 from .batching import length_sorted_batches
+from .progress import progress
 from .texts import check_texts
 from .sparse import SparseBatch
 
@@ -63,7 +63,7 @@ class DocumentEncoder:
         ids = self._token_ids(texts)
         dense = np.zeros((len(ids), self.dim), dtype=np.float32)
         rows: list = [None] * len(ids)
-        with tqdm(total=len(ids), unit="doc", desc="Encoding documents", disable=not show_progress) as bar:
+        with progress(len(ids), unit="doc", desc="Encoding documents", enabled=show_progress) as bar:
             for batch in length_sorted_batches([len(x) for x in ids], batch_size):
                 batch_dense, batch_sparse = self.encode_ids([ids[i] for i in batch])
                 dense[batch] = batch_dense
@@ -79,7 +79,7 @@ class DocumentEncoder:
         texts = check_texts(texts, kind="document")
         ids = self._token_ids(texts)
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
-        with tqdm(total=len(ids), unit="text", desc=description, disable=not show_progress) as bar:
+        with progress(len(ids), unit="text", desc=description, enabled=show_progress) as bar:
             for batch in length_sorted_batches([len(x) for x in ids], batch_size):
                 out[batch] = self.encode_ids([ids[i] for i in batch], with_sparse=False)[0]
                 bar.update(len(batch))

@@ -20,10 +20,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
 
 from lightretriever.components.corpus import FieldMap, count_documents, numbered_documents
 from lightretriever.components.errors import InvalidArgumentError, PayloadError
+from lightretriever.components.progress import progress
 from lightretriever.components.store import QdrantHybridStore, StoredDocument
 from lightretriever.components.store.payload import check_documents
 
@@ -64,8 +64,7 @@ def index_corpus(corpus: str | Path, store: QdrantHybridStore, encoder=None, *, 
     started = time.perf_counter()
     seen: set[str] = set()
     total = count_documents(corpus) if total is None else total  # refuses a bad file before any write
-    bar = tqdm(total=min(total, limit) if limit else total, unit="doc", desc="indexing", disable=not show_progress,
-               dynamic_ncols=True)
+    bar = progress(min(total, limit) if limit else total, unit="doc", desc="indexing", enabled=show_progress)
     try:
         documents = itertools.islice(numbered_documents(corpus, fields or FieldMap(), json_fix=RESUME_FIX), limit)
         while numbered := list(itertools.islice(documents, batch_size)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 import re
 import shutil
@@ -189,7 +190,9 @@ def test_resume_after_a_kill_at_a_random_point(minilm_artifact, tmp_path):
     command = [sys.executable, "-m", "lightretriever.pipelines.cli", "index", str(minilm_artifact.root),
                "--corpus", str(tmp_path / "corpus.jsonl"), "--store", str(tmp_path / "store"),
                "--collection", "k", "--batch-size", "8"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    # A pipe gets throttled log lines by default; the watcher reads the bar's per-batch counts.
+    bar = {**os.environ, "LIGHTRETRIEVER_PROGRESS": "bar"}
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=bar)
     progress = _watch_progress(process)
     deadline = time.monotonic() + 300
     while progress["done"] < 8 and process.poll() is None and time.monotonic() < deadline:
@@ -210,7 +213,7 @@ def test_resume_after_a_kill_at_a_random_point(minilm_artifact, tmp_path):
 
 
 def _watch_progress(process) -> dict:
-    """Read tqdm's progress lines from the child's stderr on a thread (`done` = documents so far)."""
+    """Read the progress bar lines from the child's stderr on a thread (`done` = documents so far)."""
     state = {"done": 0}
 
     def read():

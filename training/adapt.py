@@ -42,11 +42,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from lightretriever.components.artifact import CONFIG_NAME, Artifact
 from lightretriever.components.document import StoredDocument
 from lightretriever.components.errors import ArtifactError
+from lightretriever.components.progress import track
 from lightretriever.components.query_encoder import QueryTokenizer
 from lightretriever.components.tables import save_table, save_token_weights
 
@@ -192,7 +192,7 @@ def corpus_idf(tokenizer: QueryTokenizer, texts: list[str], vocab_size: int, sho
     """BM25's IDF per token, document frequencies counted with the query tokenisation (what a sparse
     query vector holds); a token the corpus never contains gets the largest value."""
     df = np.zeros(vocab_size, dtype=np.int64)
-    for start in tqdm(range(0, len(texts), batch), desc="Counting tokens", unit="batch", disable=not show_progress):
+    for start in track(range(0, len(texts), batch), desc="Counting tokens", unit="batch", enabled=show_progress):
         tokens = tokenizer(texts[start:start + batch])
         rows = np.repeat(np.arange(len(tokens.lengths)), tokens.lengths)
         pairs = np.unique(rows.astype(np.int64) * vocab_size + tokens.ids)

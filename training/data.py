@@ -27,13 +27,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
 
 from lightretriever.components import beir
 from lightretriever.components.corpus import numbered_documents
 from lightretriever.components.document import StoredDocument
 from lightretriever.components.errors import CorpusError, LightRetrieverError
 from lightretriever.components.jsonl import json_object, numbered_lines
+from lightretriever.components.progress import track
 
 
 class TrainingDataError(LightRetrieverError, ValueError):
@@ -117,7 +117,7 @@ def _documents_by_id(path: Path, show_progress: bool) -> dict[str, StoredDocumen
     """The whole corpus by id. Training refuses what `index` tolerates (a repeated id: the last line wins
     there): a qrel or a mined negative would silently point at whichever of the two came last."""
     corpus: dict[str, StoredDocument] = {}
-    lines = tqdm(numbered_documents(path), desc="Reading corpus", unit="doc", disable=not show_progress)
+    lines = track(numbered_documents(path), desc="Reading corpus", unit="doc", enabled=show_progress)
     for number, document in lines:
         if document.id in corpus:
             raise CorpusError(f"{path}:{number}: document id {document.id!r} appears twice; ids must be unique "

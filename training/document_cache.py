@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from lightretriever.components.artifact import Artifact
 from lightretriever.components.home import lightretriever_home
+from lightretriever.components.progress import progress
 from lightretriever.components.vector_file import read_vector_file, text_digest, text_digests, write_vector_file
 
 
@@ -80,7 +80,7 @@ class DocumentVectors:
             encoder = DocumentEncoder(artifact, device=device, dtype=dtype, max_length=max_length)
             vectors = vectors.reshape(-1, encoder.dim)
             started = time.perf_counter()
-            with tqdm(total=len(missing), unit="text", desc=description, disable=not show_progress) as bar:
+            with progress(len(missing), unit="text", desc=description, enabled=show_progress) as bar:
                 for start in range(0, len(missing), save_every):
                     spent = time.perf_counter() - started
                     if time_budget_s is not None and start and spent / start * (start + save_every) > time_budget_s:

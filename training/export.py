@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from lightretriever.components.artifact import Artifact, QueryTableSpec, special_token_ids
 from lightretriever.components.backbones import Backbone, config_prefix_ids, pool_dense
+from lightretriever.components.progress import progress
 from lightretriever.components.tables import EXPORT_METHODS, save_table, save_token_weights
 
 from .zero_shot import COMMON_TENSOR, ZIPF_NOTE, zero_shot_rows, zipf_weights
@@ -41,7 +41,7 @@ def export_query_table(backbone: Backbone, artifact: Artifact, instruction: str,
     rows = np.empty((len(ids), config.dense_dim), dtype=np.float32)
     run = _prefix_kv_rows if method == "prefix-kv" else _full_rows
     state = _prefix_cache(backbone, prefix, device) if method == "prefix-kv" else None
-    with tqdm(total=len(ids), unit="tok", desc=f"Exporting query table ({method})", disable=not show_progress) as bar:
+    with progress(len(ids), unit="tok", desc=f"Exporting query table ({method})", enabled=show_progress) as bar:
         for start in range(0, len(ids), batch_size):
             chunk = torch.as_tensor(ids[start:start + batch_size], dtype=torch.long, device=device)
             rows[start:start + len(chunk)] = run(backbone, prefix, chunk, config.special_tokens.eos_id, state).float().cpu().numpy()

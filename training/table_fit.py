@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
-from tqdm.auto import tqdm
 
 from lightretriever.components.artifact import Artifact, special_token_ids
 from lightretriever.components.errors import ArtifactError
+from lightretriever.components.progress import progress
 from lightretriever.components.query_encoder import QueryTokenizer
 from lightretriever.components.tables import dequantize, load_table
 
@@ -60,8 +60,8 @@ def train_rows(rows: np.ndarray, tokenizer: QueryTokenizer, training: list[Train
     permutations = [rng.permutation(len(training)) for _ in range(config.epochs)]  # same order when resumed
     per_epoch = -(-len(training) // config.batch_size)
     steps, loss_value = first_epoch * per_epoch, None
-    with tqdm(total=config.epochs * per_epoch, initial=steps, desc="Training the table", unit="step",
-              disable=not show_progress) as bar:
+    with progress(config.epochs * per_epoch, initial=steps, desc="Training the table", unit="step",
+                  enabled=show_progress) as bar:
         for epoch in range(first_epoch, config.epochs):
             for start in range(0, len(training), config.batch_size):
                 batch = torch.from_numpy(permutations[epoch][start:start + config.batch_size])
