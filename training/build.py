@@ -8,9 +8,12 @@ Trained artifacts (the training package) use the same format.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+import logging
 import shutil
+import sys
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -66,7 +69,7 @@ def build_artifact(base: str | Path, out: str | Path, *, instruction: str = "", 
     backbone = backbone or _detect_backbone(hf_config, base_model)
     hf_tokenizer = _load_hf_tokenizer(base_model)
     tokenizer, special = prepare_tokenizer(hf_tokenizer, backbone, lowercase)
-    model, sparse_head = _load_model(base_model, backbone, sparse_head)
+    model, sparse_head = _load_model(base_model, backbone, sparse_head, explain=show_progress)
     pooling = pooling or ("last" if backbone == "decoder" else _sentence_transformers_pooling(base_model))
     max_document_length = max_document_length or _default_document_length(base_model, hf_config)
 
@@ -96,7 +99,8 @@ def _save_document_model(model, base: BaseModel, target: Path) -> None:
     source = Path(base.source)
     weights = sorted(source.glob("*.safetensors")) if base.gguf_file is None and source.is_dir() else []
     if not weights or not (source / "config.json").is_file():
-        model.save_pretrained(str(target), safe_serialization=True)
+        with _no_weight_bar():
+            model.save_pretrained(str(target), safe_serialization=True)
         return
     target.mkdir(parents=True)
     for file in [source / "config.json", *weights, *source.glob("*.safetensors.index.json")]:
@@ -161,9 +165,9 @@ def _load_hf_tokenizer(base: BaseModel):
     return tok
 
 
-def _load_model(base: BaseModel, backbone: str, sparse_head: str | None):
+def _load_model(base: BaseModel, backbone: str, sparse_head: str | None, explain: bool = True):
     """The model and its sparse head kind; encoders use an MLM head only when the checkpoint has one."""
-    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
+    from transformers import AutoModel, AutoModelForCausalLM
 
     kwargs = {"dtype": torch.float32}
     if base.gguf_file:
@@ -171,18 +175,81 @@ def _load_model(base: BaseModel, backbone: str, sparse_head: str | None):
     else:
         kwargs["use_safetensors"] = True
     if backbone == "decoder":
-        model = AutoModelForCausalLM.from_pretrained(base.source, **kwargs).eval()
+        with _no_weight_bar():
+            model = AutoModelForCausalLM.from_pretrained(base.source, **kwargs).eval()
         return (_forget_gguf(model) if base.gguf_file else model), "lm_head"
     if sparse_head in (None, "mlm_head"):
+        model, missing = _probe_mlm_head(base, kwargs)
+        if not missing:
+            return model.eval(), "mlm_head"
+        if sparse_head == "mlm_head":
+            raise ArtifactError(f"{base.source} has no trained MLM head (missing {missing[:3]}...)")
+        if explain:
+            print(f"build: no trained MLM head in {base.source} ({_key_groups(missing)} missing, as expected for "
+                  "a sentence-embedding checkpoint): the sparse head is tied_embeddings", file=sys.stderr)
+    with _no_weight_bar():  # its report, if any, is not expected: it stays visible
+        return AutoModel.from_pretrained(base.source, **kwargs).eval(), "tied_embeddings"
+
+
+def _probe_mlm_head(base: BaseModel, kwargs: dict) -> tuple[object, list[str]]:
+    """(the MLM model, the checkpoint's missing keys). transformers reports a missing head at length
+    ("LOAD REPORT ... MISSING ... newly initialized"); that is the expected outcome for most
+    embedding checkpoints, so its report is held back and shown only when the missing keys reach
+    beyond the head (a body weight missing is a broken checkpoint, which must stay visible)."""
+    from transformers import AutoModelForMaskedLM
+
+    held: list[logging.LogRecord] = []
+    with _held_transformers_report(held):
         try:
             model, info = AutoModelForMaskedLM.from_pretrained(base.source, output_loading_info=True, **kwargs)
         except ValueError:  # the architecture has no MLM variant
-            model, info = None, {"missing_keys": ["<no MLM head class>"]}
-        if not info["missing_keys"]:
-            return model.eval(), "mlm_head"
-        if sparse_head == "mlm_head":
-            raise ArtifactError(f"{base.source} has no trained MLM head (missing {info['missing_keys'][:3]}...)")
-    return AutoModel.from_pretrained(base.source, **kwargs).eval(), "tied_embeddings"
+            return None, ["<no MLM head class>"]
+    missing = list(info["missing_keys"])
+    body = f"{model.base_model_prefix}."
+    if any(key.startswith(body) for key in missing):
+        for record in held:
+            logging.getLogger(record.name).handle(record)
+    return model, missing
+
+
+@contextlib.contextmanager
+def _held_transformers_report(held: list):
+    """transformers' load-time log records go to `held` instead of the screen."""
+
+    class _Hold(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            held.append(record)
+
+    source, handler = logging.getLogger("transformers.modeling_utils"), _Hold()
+    propagates = source.propagate
+    source.addHandler(handler)
+    source.propagate = False
+    try:
+        with _no_weight_bar():
+            yield
+    finally:
+        source.removeHandler(handler)
+        source.propagate = propagates
+
+
+@contextlib.contextmanager
+def _no_weight_bar():
+    """transformers' "Loading weights" bar is off: sub-second for a local model, and carriage-return
+    spam in a log."""
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
+
+
+def _key_groups(keys: list[str]) -> str:
+    """cls.predictions.bias, cls.predictions.transform.dense.weight -> "cls.predictions.*"."""
+    return ", ".join(sorted({".".join(key.split(".")[:2]) + ".*" if "." in key else key for key in keys}))
 
 
 def _forget_gguf(model):
