@@ -206,3 +206,21 @@ def test_quickstart_runs_then_reuses_everything(tmp_path):
     again = json.loads((workdir / "results.json").read_text())
     assert again["quickstart"]["index"]["source"] == "existing collection"
     assert {m: r["ndcg@10"] for m, r in again["results"].items()} == scores  # same index, same rankings
+
+
+# -- the report -----------------------------------------------------------------------------------
+
+def test_a_slow_timing_is_reported_not_marked_failed():
+    """A loaded machine's 974× is a measurement, not a ✗: only quality decides the demo's marks."""
+    from lightretriever.pipelines.encode_speed import EncodeSpeed
+    from lightretriever.pipelines.quickstart import _checks, _summary
+
+    speed = EncodeSpeed(queries=60, light_s=0.001, full_dense_sparse_s=0.974, full_dense_s=0.9)
+    scores = {mode: {"ndcg@10": 0.6, "retention": 1.0} for mode in ("full", "dense", "hybrid", "bm25")}
+    result = {"results": scores}
+    checks = _checks(result, speed)
+    assert checks == {"hybrid_ndcg_at_least_full": True}
+    text = _summary(result, checks, speed, 12.0)
+    speed_line = next(line for line in text.splitlines() if "query encode step" in line)
+    assert "974×" in speed_line and "900×" in speed_line and "depends on the CPU and its load" in speed_line
+    assert "✗" not in text and "✓ hybrid nDCG@10" in text
