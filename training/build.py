@@ -44,6 +44,12 @@ class BaseModel:
 
     source: str
     gguf_file: str | None = None
+    offline: bool = False  # a hub id while the hub cannot be reached: only the local cache is read
+
+    def load_kwargs(self) -> dict:
+        """What every from_pretrained of this base is passed."""
+        kwargs: dict = {"gguf_file": self.gguf_file} if self.gguf_file else {}
+        return {**kwargs, "local_files_only": True} if self.offline else kwargs
 
     @classmethod
     def parse(cls, base: str | Path) -> "BaseModel":
@@ -54,7 +60,9 @@ class BaseModel:
             return cls(str(path.parent.resolve()), path.name)
         if path.is_dir():
             return cls(str(path.resolve()))
-        return cls(str(base))  # a hub id: works where the hub (or its cache) is reachable
+        from .hub import hub_offline
+
+        return cls(str(base), offline=hub_offline())  # a hub id: the hub, or its local cache when offline
 
 
 def build_artifact(base: str | Path, out: str | Path, *, instruction: str = "", table_dtype: str = "float32",
@@ -140,10 +148,13 @@ def _lowercases(tok: Tokenizer) -> bool:
 def _load_config(base: BaseModel):
     from transformers import AutoConfig
 
-    kwargs = {"gguf_file": base.gguf_file} if base.gguf_file else {}
     try:
-        return AutoConfig.from_pretrained(base.source, **kwargs)
+        return AutoConfig.from_pretrained(base.source, **base.load_kwargs())
     except OSError as exc:
+        if base.offline:
+            raise ArtifactError(f"{base.source} is not a local directory or file, the Hugging Face hub cannot be "
+                                "reached from here and the model is not in the local cache; pass a local HF model "
+                                "directory or a .gguf file (or download it where there is network)") from None
         raise ArtifactError(f"cannot read a model config from {base.source} ({exc}); pass a local HF model "
                             "directory or a .gguf file") from exc
 
@@ -158,8 +169,7 @@ def _detect_backbone(hf_config, base: BaseModel) -> str:
 def _load_hf_tokenizer(base: BaseModel):
     from transformers import AutoTokenizer
 
-    kwargs = {"gguf_file": base.gguf_file} if base.gguf_file else {}
-    tok = AutoTokenizer.from_pretrained(base.source, **kwargs)
+    tok = AutoTokenizer.from_pretrained(base.source, **base.load_kwargs())
     if not getattr(tok, "is_fast", False):
         raise ArtifactError(f"{base.source}: no fast (tokenizers) tokenizer; LightRetriever needs tokenizer.json")
     return tok
@@ -169,10 +179,8 @@ def _load_model(base: BaseModel, backbone: str, sparse_head: str | None, explain
     """The model and its sparse head kind; encoders use an MLM head only when the checkpoint has one."""
     from transformers import AutoModel, AutoModelForCausalLM
 
-    kwargs = {"dtype": torch.float32}
-    if base.gguf_file:
-        kwargs["gguf_file"] = base.gguf_file
-    else:
+    kwargs = {"dtype": torch.float32, **base.load_kwargs()}
+    if not base.gguf_file:
         kwargs["use_safetensors"] = True
     if backbone == "decoder":
         with _no_weight_bar():
