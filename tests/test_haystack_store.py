@@ -21,7 +21,7 @@ from haystack.testing.document_store_async import (CountDocumentsAsyncTest, Dele
                                                    DeleteDocumentsAsyncTest, FilterDocumentsAsyncTest,
                                                    WriteDocumentsAsyncTest)
 
-from lightretriever.components.errors import StoreMismatchError
+from lightretriever.components.errors import InvalidArgumentError, StoreMismatchError
 from lightretriever.components.haystack import (LightRetrieverDocumentEmbedder, LightRetrieverDocumentStore,
                                                 LightRetrieverRetriever, LightRetrieverTextEmbedder)
 from query_artifacts import make_query_artifact
@@ -91,7 +91,7 @@ def anyio_backend():
 def scifact_documents(n: int) -> list[Document]:
     with gzip.open(SCIFACT, "rt", encoding="utf-8") as handle:
         rows = [json.loads(next(handle)) for _ in range(n)]
-    return [Document(id=r["_id"], content=r["text"], meta={"title": r["title"], "n": i}) for i, r in enumerate(rows)]
+    return [Document(id=r["_id"], content=r["text"], meta={"title": r["title"], "n": i, "shelf": i % 3}) for i, r in enumerate(rows)]
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +142,32 @@ def test_query_pipeline_and_async_run(filled_store, minilm_artifact):
     assert docs[3].id in [d.id for d in out["retriever"]["documents"]]
     async_out = asyncio.run(pipeline.run_async({"retriever": {"query": docs[3].meta["title"]}}))
     assert [d.id for d in async_out["retriever"]["documents"]] == [d.id for d in out["retriever"]["documents"]]
+
+
+def test_retriever_score_threshold_groups_and_embeddings(filled_store):
+    """QdrantHybridRetriever's parameters, at init and per run, and serialised."""
+    store, docs = filled_store
+    query = docs[12].meta["title"]
+    for mode in ("dense", "sparse", "hybrid"):  # the threshold cuts the score the documents carry
+        retriever = LightRetrieverRetriever(document_store=store, top_k=6, mode=mode)
+        retriever.warm_up()
+        everything = retriever.run(query=query)["documents"]
+        cut = retriever.run(query=query, score_threshold=everything[2].score)["documents"]
+        assert [d.id for d in cut] == [d.id for d in everything[:3]]
+        assert all(d.embedding is None and d.sparse_embedding is None for d in everything)
+    grouping = LightRetrieverRetriever(document_store=store, top_k=2, group_by="meta.shelf", group_size=2,
+                                       return_embedding=True)
+    grouping.warm_up()
+    grouped = grouping.run(query=query)["documents"]
+    shelves = [d.meta["shelf"] for d in grouped]
+    assert len(grouped) == 4 and len(set(shelves)) == 2 and all(shelves.count(s) == 2 for s in shelves)
+    assert all(len(d.embedding) == 384 and d.sparse_embedding.indices for d in grouped)
+    assert len(grouping.run(query=query, group_size=1, return_embedding=False)["documents"]) == 2
+    assert grouping.run(query=query, return_embedding=False)["documents"][0].embedding is None
+    again = LightRetrieverRetriever.from_dict(grouping.to_dict())
+    assert (again.group_by, again.group_size, again.return_embedding) == ("meta.shelf", 2, True)
+    with pytest.raises(InvalidArgumentError, match="group_size=2 needs group_by"):
+        LightRetrieverRetriever(document_store=store, group_size=2)
 
 
 def test_document_writer_under_async_pipeline(minilm_artifact, tmp_path):

@@ -39,7 +39,9 @@ class LightRetrieverRetriever:
     def __init__(self, document_store: LightRetrieverDocumentStore, model: str | None = None, top_k: int = DEFAULT_K,
                  mode: str = DEFAULT_MODE, fusion: str = DEFAULT_FUSION, rrf_k: int = DEFAULT_RRF_K,
                  weights: list[float] | None = None, prefetch: int | None = None, filters: dict[str, Any] | None = None,
-                 filter_policy: str | FilterPolicy = FilterPolicy.REPLACE, table: str | None = None):
+                 filter_policy: str | FilterPolicy = FilterPolicy.REPLACE, table: str | None = None,
+                 score_threshold: float | None = None, group_by: str | None = None, group_size: int | None = None,
+                 return_embedding: bool = False):
         """
         :param document_store: where the documents are.
         :param model: artifact for the query side; default: the store's `model`.
@@ -49,6 +51,14 @@ class LightRetrieverRetriever:
         :param prefetch: candidates per leg before fusion (default max(options.DEFAULT_PREFETCH, top_k)).
         :param filters: default filters (Haystack syntax); `filter_policy` says how run-time filters combine.
         :param table: query table (instruction) name; default: the artifact's default table.
+        :param score_threshold: drop documents scoring below it, after fusion, on the score they carry:
+            cosine for dense, dot product for sparse, the fused score for hybrid (rrf, dbsf and linear
+            scores are on different scales: pick the threshold for the fusion in use).
+        :param group_by: a meta field ("meta.source"): `top_k` groups, each with its `group_size` best
+            documents (default 3), groups by their best document (formed from the fused ranking, on both backends).
+        :param return_embedding: fill `embedding` / `sparse_embedding` with the stored vectors (dense
+            normalised, as Qdrant keeps them for cosine).
+        All but `document_store`, `model`, `table` and `filter_policy` can be changed per call in `run`.
         """
         if not isinstance(document_store, LightRetrieverDocumentStore):
             raise ValueError("document_store must be a LightRetrieverDocumentStore")
@@ -57,7 +67,8 @@ class LightRetrieverRetriever:
         top_k = _check_top_k(top_k, minimum=1)
         # checked here, at init, as before; run-time filters and top_k are applied per call
         self._options = SearchOptions(mode=mode, fusion=fusion, rrf_k=rrf_k, weights=weights, prefetch=prefetch,
-                                      k=top_k)
+                                      k=top_k, score_threshold=score_threshold, group_by=group_by,
+                                      group_size=group_size)
         self.document_store = document_store
         self.top_k = top_k
         self.mode = mode
@@ -69,6 +80,10 @@ class LightRetrieverRetriever:
         self.filters = filters
         self.filter_policy = FilterPolicy.from_str(filter_policy) if isinstance(filter_policy, str) else filter_policy
         self.table = table
+        self.score_threshold = score_threshold
+        self.group_by = group_by
+        self.group_size = group_size
+        self.return_embedding = bool(return_embedding)
         self._encoder: QueryEncoder | None = None
 
     def warm_up(self) -> None:
@@ -84,7 +99,9 @@ class LightRetrieverRetriever:
         return default_to_dict(self, document_store=self.document_store.to_dict(), model=self.model,
                                top_k=self.top_k, mode=self.mode, fusion=self.fusion, rrf_k=self.rrf_k,
                                weights=self.weights, prefetch=self.prefetch, filters=self.filters,
-                               filter_policy=self.filter_policy.value, table=self.table)
+                               filter_policy=self.filter_policy.value, table=self.table,
+                               score_threshold=self.score_threshold, group_by=self.group_by,
+                               group_size=self.group_size, return_embedding=self.return_embedding)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LightRetrieverRetriever":
@@ -93,8 +110,11 @@ class LightRetrieverRetriever:
         return cls(**params)
 
     @component.output_types(documents=list[Document])
-    def run(self, query: str, filters: dict[str, Any] | None = None, top_k: int | None = None) -> dict[str, Any]:
-        """Top-k documents for `query`, each with its fused `score`."""
+    def run(self, query: str, filters: dict[str, Any] | None = None, top_k: int | None = None,
+            score_threshold: float | None = None, group_by: str | None = None, group_size: int | None = None,
+            return_embedding: bool | None = None) -> dict[str, Any]:
+        """Top-k documents for `query`, each with its fused `score`; a parameter left None keeps the
+        init value (as QdrantHybridRetriever's)."""
         if not isinstance(query, str):
             raise TypeError("LightRetrieverRetriever expects the query as a string")
         if self._encoder is None:
@@ -104,15 +124,22 @@ class LightRetrieverRetriever:
         if top_k == 0:  # Haystack's retrievers: "If 0, no documents are returned"
             return {"documents": []}
         filters = apply_filter_policy(self.filter_policy, self.filters, filters)
-        searcher = HybridSearcher(self._encoder, self.document_store.store, self._options)  # the store may reopen
-        hits = searcher.search(query, k=top_k, filters=filters).hits
-        return {"documents": [to_document(hit, hit.score) for hit in hits]}
+        overrides = {name: value for name, value in (("score_threshold", score_threshold), ("group_by", group_by),
+                                                     ("group_size", group_size)) if value is not None}
+        store = self.document_store.store
+        searcher = HybridSearcher(self._encoder, store, self._options)  # per call: the store may reopen
+        hits = searcher.search(query, k=top_k, filters=filters, **overrides).hits
+        with_vectors = self.return_embedding if return_embedding is None else return_embedding
+        vectors = store.get_vectors([hit.id for hit in hits]) if with_vectors and hits else {}
+        return {"documents": [to_document(hit, hit.score, vectors.get(hit.id)) for hit in hits]}
 
     @component.output_types(documents=list[Document])
-    async def run_async(self, query: str, filters: dict[str, Any] | None = None,
-                        top_k: int | None = None) -> dict[str, Any]:
+    async def run_async(self, query: str, filters: dict[str, Any] | None = None, top_k: int | None = None,
+                        score_threshold: float | None = None, group_by: str | None = None,
+                        group_size: int | None = None, return_embedding: bool | None = None) -> dict[str, Any]:
         """Same as `run`; the engine call runs on a worker thread."""
-        return await asyncio.to_thread(self.run, query, filters, top_k)
+        return await asyncio.to_thread(self.run, query, filters, top_k, score_threshold, group_by, group_size,
+                                       return_embedding)
 
 
 def _check_top_k(top_k: Any, minimum: int) -> int:
