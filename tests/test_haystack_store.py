@@ -21,7 +21,7 @@ from haystack.testing.document_store_async import (CountDocumentsAsyncTest, Dele
                                                    DeleteDocumentsAsyncTest, FilterDocumentsAsyncTest,
                                                    WriteDocumentsAsyncTest)
 
-from lightretriever.components.errors import InvalidArgumentError, StoreMismatchError
+from lightretriever.components.errors import ArtifactError, InvalidArgumentError, StoreMismatchError
 from lightretriever.components.haystack import (LightRetrieverDocumentEmbedder, LightRetrieverDocumentStore,
                                                 LightRetrieverRetriever, LightRetrieverTextEmbedder)
 from query_artifacts import make_query_artifact
@@ -236,6 +236,32 @@ def test_yaml_round_trip_with_our_store_in_a_fresh_process(minilm_artifact, tmp_
     ids, model_loaded = result.stdout.rsplit(" ", 1)
     assert json.loads(ids) == expected and docs[9].id in expected
     assert model_loaded.strip() == "False"  # the query side loads no model
+
+
+def test_relative_paths_in_yaml_resolve_at_init_and_name_their_directory(tmp_path, monkeypatch):
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    make_query_artifact(project / "artifacts" / "q", dim=8)
+    elsewhere.mkdir()
+    monkeypatch.chdir(project)
+    store = LightRetrieverDocumentStore(path="stores", collection="rel", model="artifacts/q")
+    pipeline = Pipeline()
+    pipeline.add_component("retriever", LightRetrieverRetriever(document_store=store))
+    pipeline.add_component("embedder", LightRetrieverTextEmbedder(model="artifacts/q"))
+    yaml_text = pipeline.dumps()
+    assert "model: artifacts/q" in yaml_text and "path: stores" in yaml_text  # kept as given
+    monkeypatch.chdir(elsewhere)
+    pipeline.warm_up()  # made in project/: a later chdir does not move its paths
+    assert (project / "stores" / "rel").is_dir() and not (elsewhere / "stores").exists()
+    store.close()
+    loaded = Pipeline.loads(yaml_text)  # made in elsewhere/: resolved there, and refused with that directory
+    with pytest.raises(ArtifactError, match=f"resolved against the working directory {elsewhere}"):
+        loaded.get_component("retriever").warm_up()
+    with pytest.raises(ArtifactError, match="LightRetrieverTextEmbedder: model='artifacts/q' is relative"):
+        loaded.get_component("embedder").warm_up()
+    monkeypatch.chdir(project)
+    again = Pipeline.loads(yaml_text)
+    again.warm_up()
+    again.get_component("retriever").document_store.close()
 
 
 def test_text_embedder_output_feeds_our_retriever_store(filled_store, minilm_artifact):

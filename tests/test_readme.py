@@ -39,16 +39,29 @@ def test_readme_store_snippet_runs(minilm_artifact, tmp_path):
     assert (tmp_path / "stores" / "notes" / "lightretriever-collection.json").is_file()
 
 
+def run_haystack_block(marker: str, artifact, tmp_path) -> dict:
+    """Run a Haystack block with the test artifact and a store under tmp_path; its namespace."""
+    snippet = python_block(marker).replace('"artifacts/minilm"', repr(str(artifact.root)))
+    namespace: dict = {}
+    exec(snippet.replace('path="stores"', f"path={str(tmp_path / 'stores')!r}"), namespace)
+    return namespace
+
+
 @pytest.mark.slow
 def test_readme_haystack_snippet_runs(minilm_artifact, tmp_path):
-    snippet = python_block("LightRetrieverDocumentStore(path=")
-    snippet = snippet.replace('"artifacts/minilm"', repr(str(minilm_artifact.root)))
-    snippet = snippet.replace('path="stores"', f"path={str(tmp_path / 'stores')!r}")
-    namespace: dict = {}
-    exec(snippet, namespace)
+    namespace = run_haystack_block('collection="haystack-demo"', minilm_artifact, tmp_path)
     documents = namespace["result"]["retriever"]["documents"]
     assert [d.meta["title"] for d in documents] == ["Aspirin"]  # the 2018 statin note is filtered out
     assert "haystack_integrations.components.retrievers.lightretriever" in namespace["yaml_text"]
+
+
+@pytest.mark.slow
+def test_readme_haystack_async_snippet_runs(minilm_artifact, tmp_path):
+    namespace = run_haystack_block("indexing.run_async(", minilm_artifact, tmp_path)
+    documents = namespace["result"]["retriever"]["documents"]
+    assert sorted(d.meta["source"] for d in documents) == ["cardiology", "neurology"]  # one per group
+    assert all(len(d.embedding) == 384 and d.sparse_embedding is not None for d in documents)
+    assert namespace["store"].count_documents() == 3
 
 
 @pytest.mark.slow

@@ -9,6 +9,8 @@ from typing import Any
 from haystack import Document, component, default_from_dict, default_to_dict
 from haystack.dataclasses import SparseEmbedding
 
+from .paths import checked_artifact, resolved
+
 
 @component
 class LightRetrieverDocumentEmbedder:
@@ -47,6 +49,7 @@ class LightRetrieverDocumentEmbedder:
         self.prefix = prefix
         self.suffix = suffix
         self.device = device
+        self._model_root = resolved(self.model)  # a relative path: against this working directory (paths.py)
         self._encoder = None
 
     def warm_up(self) -> None:
@@ -54,7 +57,8 @@ class LightRetrieverDocumentEmbedder:
         if self._encoder is None:
             from ..document_encoder import DocumentEncoder
 
-            self._encoder = DocumentEncoder.from_pretrained(self.model, device=self.device)
+            root = checked_artifact(self.model, self._model_root, "LightRetrieverDocumentEmbedder")
+            self._encoder = DocumentEncoder.from_pretrained(root, device=self.device)
 
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(self, model=self.model, batch_size=self.batch_size, progress_bar=self.progress_bar,

@@ -19,6 +19,7 @@ from ..sparse import SparseVector
 from ..store import CollectionSchema, QdrantHybridStore
 from ..store.redact import redact, secrets_in
 from .convert import to_document, to_stored
+from .paths import checked_artifact, resolved
 
 
 class LightRetrieverDocumentStore:
@@ -53,6 +54,9 @@ class LightRetrieverDocumentStore:
         self.on_disk = on_disk
         self.write_batch_size = write_batch_size
         self.api_key = api_key
+        # relative paths: resolved now, against this working directory (paths.py); kept as given for to_dict
+        self._model_root = resolved(self.model) if self.model else None
+        self._path_root = resolved(self.path) if self.path else None
         self._store: QdrantHybridStore | None = None
         self._opening = threading.Lock()  # async twins run on worker threads: open the engine once
 
@@ -66,9 +70,12 @@ class LightRetrieverDocumentStore:
         return self._store
 
     def _open(self) -> QdrantHybridStore:
-        schema = CollectionSchema.from_artifact(Artifact.load(self.model)) if self.model else None
+        schema = None
+        if self.model:
+            schema = CollectionSchema.from_artifact(
+                Artifact.load(checked_artifact(self.model, self._model_root, "LightRetrieverDocumentStore")))
         api_key = self.api_key.resolve_value() if self.api_key and self.url else None  # only now, only for a server
-        return QdrantHybridStore(self.path, collection=self.collection, schema=schema, url=self.url,
+        return QdrantHybridStore(self._path_root, collection=self.collection, schema=schema, url=self.url,
                                  api_key=api_key, location=self.location, on_disk=self.on_disk,
                                  write_batch_size=self.write_batch_size)
 

@@ -19,6 +19,7 @@ from ..store.fusion import DEFAULT_FUSION, DEFAULT_RRF_K
 from ..store.options import DEFAULT_K, DEFAULT_MODE, SearchOptions
 from .convert import to_document
 from .document_store import LightRetrieverDocumentStore
+from .paths import checked_artifact, resolved
 
 
 @component
@@ -84,12 +85,14 @@ class LightRetrieverRetriever:
         self.group_by = group_by
         self.group_size = group_size
         self.return_embedding = bool(return_embedding)
+        self._model_root = resolved(self.model) if self.model else document_store._model_root  # paths.py
         self._encoder: QueryEncoder | None = None
 
     def warm_up(self) -> None:
         """Load the query table and check it belongs to the document encoder that filled the store."""
         if self._encoder is None:
-            artifact = Artifact.load(self.model or self.document_store.model)
+            given = self.model or self.document_store.model
+            artifact = Artifact.load(checked_artifact(given, self._model_root, "LightRetrieverRetriever"))
             store = self.document_store.store
             CollectionSchema.from_artifact(artifact).check_matches(
                 store.schema, f"document store collection {self.document_store.collection!r}")

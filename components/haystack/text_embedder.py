@@ -8,6 +8,7 @@ from haystack import component, default_from_dict, default_to_dict
 from haystack.dataclasses import SparseEmbedding
 
 from ..query_encoder import QueryEncoder
+from .paths import checked_artifact, resolved
 
 
 @component
@@ -40,12 +41,14 @@ class LightRetrieverTextEmbedder:
         self.table = table
         self.prefix = prefix
         self.suffix = suffix
+        self._model_root = resolved(self.model)  # a relative path: against this working directory (paths.py)
         self._encoder: QueryEncoder | None = None
 
     def warm_up(self) -> None:
         """Load the tokenizer and the table (idempotent)."""
         if self._encoder is None:
-            self._encoder = QueryEncoder.from_pretrained(self.model, table=self.table)
+            root = checked_artifact(self.model, self._model_root, "LightRetrieverTextEmbedder")
+            self._encoder = QueryEncoder.from_pretrained(root, table=self.table)
 
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(self, model=self.model, table=self.table, prefix=self.prefix, suffix=self.suffix)
