@@ -169,6 +169,7 @@ def test_corpus_idf_is_bm25s_formula(minilm_artifact):
 
 # -- training the rows: resume gives the uninterrupted result ----------------------------------------
 
+@pytest.mark.slow
 def test_train_rows_resumes_from_the_last_epoch(minilm_artifact, tmp_path):
     from lightretriever.components.query_encoder import QueryTokenizer
     from lightretriever.training.adapt_config import AdaptConfig
@@ -236,6 +237,7 @@ def test_adapt_cli_searches_the_index_of_the_build_unchanged(minilm_artifact, tm
     assert other.returncode == 2 and "does not exist" in other.stderr
 
 
+@pytest.mark.slow
 def test_adapt_cli_errors_name_the_fix(tmp_path):
     missing = run_cli("adapt", "nowhere", "--corpus", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o"),
                       check=False)

@@ -10,6 +10,8 @@ from conftest import run_cli
 from lightretriever.components import Artifact, QueryEncoder
 from lightretriever.components.tables import load_table
 
+pytestmark = pytest.mark.slow  # every test here runs the command line (subprocesses) on a built artifact
+
 
 def test_export_table_adds_a_named_int8_table_and_can_make_it_default(tiny_llama_artifact, tmp_path):
     root = shutil.copytree(tiny_llama_artifact.root, tmp_path / "art")

@@ -134,6 +134,7 @@ def test_wrong_embedding_dim_fails_at_write(minilm_artifact):
     store.close()
 
 
+@pytest.mark.slow
 def test_yaml_round_trip_in_a_fresh_process(minilm_artifact, tmp_path):
     store = QdrantDocumentStore(path=str(tmp_path / "qdrant"), embedding_dim=384, use_sparse_embeddings=True,
                                 progress_bar=False)

@@ -208,6 +208,7 @@ def test_bad_retriever_settings_fail_at_construction(filled_store):
         LightRetrieverRetriever(document_store="not a store", model="x")
 
 
+@pytest.mark.slow
 def test_yaml_round_trip_with_our_store_in_a_fresh_process(minilm_artifact, tmp_path):
     store = LightRetrieverDocumentStore(path=str(tmp_path / "stores"), collection="sci",
                                         model=str(minilm_artifact.root))

@@ -88,6 +88,7 @@ def indexed(minilm_artifact, tmp_path_factory):
     return root, rows, json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_index_reports_counts_and_reindex_is_idempotent(minilm_artifact, indexed):
     root, rows, report = indexed
     assert report == {"read": 40, "written": 40, "skipped": 0, "count": 40}
@@ -100,6 +101,7 @@ def test_index_reports_counts_and_reindex_is_idempotent(minilm_artifact, indexed
     assert sorted(collection_ids(root / "store", "sci")) == sorted(r["_id"] for r in rows)
 
 
+@pytest.mark.slow
 def test_search_json_and_agreement_with_the_python_api(minilm_artifact, indexed):
     root, rows, _ = indexed
     query = rows[3]["title"]
@@ -122,6 +124,7 @@ def test_search_json_and_agreement_with_the_python_api(minilm_artifact, indexed)
     assert len({tuple(ids) for ids in from_api}) > 1  # the modes really differ
 
 
+@pytest.mark.slow
 def test_search_filter_option(minilm_artifact, indexed):
     root, rows, _ = indexed
     wanted = [rows[0]["_id"], rows[1]["_id"]]
@@ -131,6 +134,7 @@ def test_search_filter_option(minilm_artifact, indexed):
     assert sorted(h["id"] for h in out["hits"]) == sorted(wanted)
 
 
+@pytest.mark.slow
 def test_other_document_encoder_is_refused_but_a_retrained_table_is_not(minilm_artifact, indexed, tmp_path):
     root, rows, _ = indexed
     retrained = tmp_path / "retrained"
@@ -163,6 +167,7 @@ def test_search_on_a_missing_collection(minilm_artifact, tmp_path):
     assert result.returncode == 2 and "does not exist; index documents first" in result.stderr
 
 
+@pytest.mark.slow
 def test_index_while_another_writer_holds_the_store(minilm_artifact, indexed):
     root, _, _ = indexed
     with QdrantHybridStore(root / "store", collection="sci"):
@@ -171,6 +176,7 @@ def test_index_while_another_writer_holds_the_store(minilm_artifact, indexed):
     assert result.returncode == 2 and "is in use by another open store" in result.stderr
 
 
+@pytest.mark.slow
 def test_duplicate_ids_warn_and_keep_the_last(minilm_artifact, tmp_path):
     corpus = tmp_path / "dup.jsonl"
     corpus.write_text('{"_id": "1", "text": "first"}\n{"_id": "2", "text": "x"}\n{"_id": "1", "text": "second"}\n')
@@ -228,6 +234,7 @@ def _watch_progress(process) -> dict:
     return state
 
 
+@pytest.mark.slow
 def test_search_path_loads_no_torch(minilm_artifact, indexed):
     root, rows, _ = indexed
     script = (

@@ -110,6 +110,7 @@ def test_pack_keeps_the_table_and_refuses_changed_document_weights(minilm_artifa
 
 # -- vector files ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_encode_corpus_then_index_from_the_file(minilm_artifact, small_corpus, tmp_path):
     out = tmp_path / "vectors.safetensors"
     printed = run_cli("encode-corpus", str(minilm_artifact.root), "--corpus", str(small_corpus), "--out", str(out))
@@ -132,6 +133,7 @@ def test_encode_corpus_then_index_from_the_file(minilm_artifact, small_corpus, t
     assert json.loads(hits.stdout)["hits"][0]["id"] == documents[4].id
 
 
+@pytest.mark.slow
 def test_vectors_refused_for_changed_documents_and_other_encoders(minilm_artifact, small_corpus, tmp_path):
     documents = list(read_corpus(small_corpus))
     dense = np.eye(N_DOCS, minilm_artifact.config.dense_dim, dtype=np.float32)

@@ -184,6 +184,7 @@ def test_mined_negatives_exclude_positives_and_fill_n(scifact, mined):
         assert len(set(ids)) == len(ids)
 
 
+@pytest.mark.slow
 def test_mining_is_deterministic_and_skip_top_skips_ranks(scifact, mined):
     again = mine_bm25_negatives(scifact.corpus, _train_queries(scifact), _positives(scifact), depth=50, n=7,
                                 show_progress=False)
@@ -202,6 +203,7 @@ def test_mining_drops_duplicate_texts_of_positives_and_unrelated_documents():
     assert mined == {"q": ["near"]}  # no copy of the positive, no zero-score document
 
 
+@pytest.mark.slow
 def test_load_training_data_mines_scifact_and_reads_triples(tmp_path):
     examples = load_training_data(SCIFACT, hard_negatives=2, show_progress=False)
     assert len(examples) == TRAIN_QUERIES

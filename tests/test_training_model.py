@@ -160,6 +160,7 @@ def test_teacher_gets_no_gradient():
     assert teacher.grad is None and student.grad is not None
 
 
+@pytest.mark.slow
 def test_sparse_gradient_reaches_the_argmax_position(minilm_artifact):
     """The document sparse vector is trainable: gradient flows through max-over-positions."""
     module = _module(minilm_artifact)

@@ -24,6 +24,8 @@ from lightretriever.training.model import LossSettings
 from lightretriever.training.train import train_artifact
 from lightretriever.training.trainer import NonFiniteLoss, read_log
 
+pytestmark = pytest.mark.slow  # every test here trains (or refuses to train) a model
+
 CONTENT = [w for w in TINY_WORDS if len(w) > 3]
 
 

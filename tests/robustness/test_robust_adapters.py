@@ -151,6 +151,7 @@ def expected_sparse(encoder, texts):
     return [v.indices.tolist() for v in vectors], [v.values.tolist() for v in vectors]
 
 
+@pytest.mark.slow
 def test_sparse_cache_stays_bounded_when_nothing_drains_it(tiny_llama_artifact, document_encoder):
     embedding = LightRetrieverEmbedding(model_name=str(tiny_llama_artifact.root), embed_batch_size=500)
     assert len(DISTINCT_TEXTS) == 10_000

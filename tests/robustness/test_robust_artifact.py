@@ -207,6 +207,7 @@ def test_model_config_not_json_is_named(tiny):
         Artifact.load(tiny, need_document_model=True)
 
 
+@pytest.mark.slow
 def test_damaged_document_weights_from_the_cli(tiny, tmp_path):
     _truncate(tiny / "model" / "model.safetensors")
     assert_cli_error(run_cli("encode", str(tiny), "-d", "the cancer", check=False), "model.safetensors")
@@ -443,6 +444,7 @@ LOADERS = ["export-table", "train base (load_backbone)", "haystack document embe
 
 
 @pytest.mark.parametrize("loader", LOADERS)
+@pytest.mark.slow
 def test_every_loader_of_document_weights_refuses_replaced_weights(tiny, tmp_path, loader):
     shutil.copyfile(_another_tiny_llama(tmp_path) / "model.safetensors", tiny / "model" / "model.safetensors")
     if loader == "export-table":
@@ -473,6 +475,7 @@ def _corpus(tmp_path: Path) -> Path:
     return corpus
 
 
+@pytest.mark.slow
 def test_index_refuses_replaced_weights_and_writes_nothing(tiny, tmp_path):
     """`lightretriever index` of the tampered copy into a collection the original wrote: refused, count unchanged."""
     corpus, store = _corpus(tmp_path), tmp_path / "store"
@@ -490,6 +493,7 @@ def test_index_refuses_replaced_weights_and_writes_nothing(tiny, tmp_path):
         assert opened.count() == len(DOCS)
 
 
+@pytest.mark.slow
 def test_encode_corpus_refuses_replaced_weights(tiny, tmp_path):
     _edit_weights_in_place(tiny / "model" / "model.safetensors", keep_mtime=False)
     assert_cli_error(run_cli("encode-corpus", str(tiny), "--corpus", str(_corpus(tmp_path)), "--out",

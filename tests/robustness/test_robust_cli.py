@@ -74,6 +74,7 @@ def truncated_gzip_corpus(path: Path) -> Path:
     (truncated_gzip_corpus, "c.jsonl.gz", r"c\.jsonl\.gz:\d+: the \.gz file is damaged, truncated or not gzip"),
     (None, "missing.jsonl", r"corpus file .*missing\.jsonl does not exist"),
 ])
+@pytest.mark.slow
 def test_index_refuses_a_bad_corpus_before_anything_is_loaded_or_made(minilm_artifact, tmp_path, make, name, message):
     """Before: UnicodeDecodeError after 16 documents were written / a tokenizer TypeError / EOFError /
     FileNotFoundError after the model loaded, with an empty collection left behind."""
@@ -84,6 +85,7 @@ def test_index_refuses_a_bad_corpus_before_anything_is_loaded_or_made(minilm_art
     assert "Loading weights" not in result.stderr  # the model was never loaded
 
 
+@pytest.mark.slow
 def test_encode_corpus_checks_corpus_and_out_before_the_model(minilm_artifact, tmp_path):
     corpus = latin1_corpus(tmp_path / "c.jsonl")
     result = run_cli("encode-corpus", str(minilm_artifact.root), "--corpus", str(corpus), "--out",
@@ -98,6 +100,7 @@ def test_encode_corpus_checks_corpus_and_out_before_the_model(minilm_artifact, t
     assert "good.jsonl is a file, not a directory" in one_error(result)
 
 
+@pytest.mark.slow
 def test_adapt_reports_a_bad_corpus_line(minilm_artifact, tmp_path):
     corpus = latin1_corpus(tmp_path / "c.jsonl")
     result = run_cli("adapt", str(minilm_artifact.root), "--corpus", str(corpus), "--out", str(tmp_path / "a"),
@@ -149,6 +152,7 @@ def test_meaningless_numbers_are_refused_by_argparse(argv, flag, capsys):
     assert f"error: argument {flag}" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_index_limit_minus_one_through_the_installed_command(minilm_artifact, tmp_path):
     corpus = write(tmp_path / "c.jsonl", scifact_rows(3))
     result = index(minilm_artifact, corpus, tmp_path / "store", "--limit", "-1")
@@ -159,6 +163,7 @@ def test_index_limit_minus_one_through_the_installed_command(minilm_artifact, tm
 # -- queries that are not text ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("command", ["search", "encode"])
+@pytest.mark.slow
 def test_non_utf8_query_bytes_are_one_error_line(minilm_artifact, tmp_path, command):
     """A non-UTF-8 byte on the command line reaches Python as a lone surrogate (surrogateescape);
     subprocess encodes "\\udce9" back to the byte 0xe9. Before: TypeError: TextEncodeInput..."""
@@ -182,6 +187,7 @@ def indexed(minilm_artifact, tmp_path_factory):
     return root, corpus, index(minilm_artifact, corpus, root / "store", "--json")
 
 
+@pytest.mark.slow
 def test_documents_without_text_are_counted_and_warned_once(indexed):
     """Before: indexed empty, without a word."""
     root, corpus, result = indexed
@@ -193,6 +199,7 @@ def test_documents_without_text_are_counted_and_warned_once(indexed):
     assert f"{corpus}:4 (id 'e3')" in warnings[0] and f"{corpus}:8 (id 'e7')" in warnings[0]
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_quietly(minilm_artifact, indexed):
     """`lightretriever search ... | head -1`: before, a BrokenPipeError traceback."""
     root, _, _ = indexed
@@ -205,6 +212,7 @@ def test_a_closed_pipe_ends_quietly(minilm_artifact, indexed):
     assert process.returncode == 141 and stderr == ""
 
 
+@pytest.mark.slow
 def test_deep_metadata_names_the_corpus_line_and_the_collection_still_serves(minilm_artifact, tmp_path):
     rows = scifact_rows(10)
     rows[6] = json.dumps({"_id": "deep", "text": "x", "metadata": nested_dict(40)}).encode()
@@ -220,12 +228,14 @@ def test_deep_metadata_names_the_corpus_line_and_the_collection_still_serves(min
 
 # -- the environment: paths, permissions, Ctrl-C --------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_store_path_under_a_file_is_one_error_line(minilm_artifact, tmp_path):
     corpus = write(tmp_path / "c.jsonl", scifact_rows(2))
     error = one_error(index(minilm_artifact, corpus, corpus / "store"))
     assert "Not a directory" in error and "check the path" in error
 
 
+@pytest.mark.slow
 def test_evaluate_checks_its_json_output_before_evaluating(minilm_artifact, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -159,6 +159,7 @@ def test_minilm_encoder_gives_the_same_bits_alone_and_in_a_batch(minilm_artifact
 
 
 @pytest.mark.parametrize("fusion", ["rrf", "dbsf", "linear"])
+@pytest.mark.slow
 def test_search_and_search_batch_rank_identically(minilm_artifact, scifact_collection, fusion):
     queries = scifact_queries(300)
     searcher = HybridSearcher.open(minilm_artifact.root, scifact_collection.store, "sci", fusion=fusion)

@@ -147,6 +147,7 @@ def test_unparsable_url_error_hides_credentials(no_env_key):
 
 
 @pytest.mark.parametrize("url", SECRET_URLS)
+@pytest.mark.slow
 def test_cli_error_hides_credentials(url, tmp_path, no_env_key):
     artifact, _ = make_query_artifact(tmp_path / "art")
     result = run_cli("search", str(artifact.root), "aspirin", "--store", url, "--collection", "c", check=False)

@@ -287,6 +287,7 @@ def test_haystack_write_documents_refuses_bad_metadata_and_names_the_document(tm
         reopened.close()
 
 
+@pytest.mark.slow
 def test_cli_index_refuses_deep_metadata_and_the_collection_still_opens(tiny_llama_artifact, tmp_path):
     corpus = tmp_path / "corpus.jsonl"
     rows = [{"_id": "a", "text": "the cell"}, {"_id": "deep", "text": "the gene", "extra": nested(125)}]
@@ -533,6 +534,7 @@ def test_a_completely_full_disk_is_a_store_full_error_even_with_the_check_off(tm
     assert sorted(p.name for p in where.iterdir()) == ["ballast"]
 
 
+@pytest.mark.slow
 def test_cli_index_on_a_full_disk_exits_2_with_one_line(tiny_llama_artifact, tmpfs, tmp_path):
     where = tmpfs(8)
     corpus = tmp_path / "corpus.jsonl"
