@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import os
 import signal
 import subprocess
 import sys
@@ -251,7 +252,9 @@ def test_ctrl_c_while_indexing_says_what_was_kept_and_resume_finishes(minilm_art
     corpus = write(tmp_path / "c.jsonl", scifact_rows(64))
     command = [str(Path(sys.executable).parent / "lightretriever"), "index", str(minilm_artifact.root), "--corpus",
                str(corpus), "--store", str(tmp_path / "store"), "--collection", "c", "--batch-size", "4"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # the bar, not the 30-second log lines of a non-terminal: the test waits for its counts to send Ctrl-C
+    env = {**os.environ, "LIGHTRETRIEVER_PROGRESS": "bar"}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     chunks: list[bytes] = []
     reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: process.stderr.read(64), b"")), daemon=True)
     reader.start()
