@@ -136,8 +136,10 @@ class LightRetrieverDocumentStore:
     def delete_documents(self, document_ids: list[str]) -> None:
         self.store.delete(document_ids)
 
-    def delete_all_documents(self) -> None:
-        """Empty the collection; it stays, with its record of the document encoder."""
+    def delete_all_documents(self, recreate_index: bool = False) -> None:
+        """Empty the collection; it stays, with its record of the document encoder. `recreate_index` is taken
+        for qdrant-haystack's signature: the collection's settings follow from the document encoder, so a
+        recreated one would be the same collection, and both values empty it alike."""
         self.store.delete_all()
 
     def get_documents_by_id(self, document_ids: list[str]) -> list[Document]:
@@ -161,8 +163,8 @@ class LightRetrieverDocumentStore:
     async def delete_documents_async(self, document_ids: list[str]) -> None:
         await asyncio.to_thread(self.delete_documents, document_ids)
 
-    async def delete_all_documents_async(self) -> None:
-        await asyncio.to_thread(self.delete_all_documents)
+    async def delete_all_documents_async(self, recreate_index: bool = False) -> None:
+        await asyncio.to_thread(self.delete_all_documents, recreate_index)
 
     async def get_documents_by_id_async(self, document_ids: list[str]) -> list[Document]:
         return await asyncio.to_thread(self.get_documents_by_id, document_ids)
