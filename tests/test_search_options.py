@@ -16,6 +16,7 @@ def test_defaults_are_the_constants():
     assert options.depth == max(DEFAULT_PREFETCH, DEFAULT_K)
     assert SearchOptions(k=500).depth == 500 and SearchOptions(prefetch=30, k=5).depth == 30
     assert options.score_threshold is None and options.group_by is None and options.group_size is None
+    assert options.with_payload is True and options.hnsw_ef is None and options.exact is False
 
 
 def test_group_size_defaults_to_qdrants_and_grouping_can_be_switched_off():
@@ -38,6 +39,9 @@ def test_group_size_defaults_to_qdrants_and_grouping_can_be_switched_off():
     ({"group_size": 2}, "group_size=2 needs group_by=FIELD"),
     ({"group_by": "meta.x", "group_size": 0}, "group_size=0 must be a whole number >= 1"),
     ({"group_by": ""}, "group_by='': filter field must be a non-empty string"),
+    ({"hnsw_ef": 0}, "hnsw_ef=0 must be a whole number >= 1"),
+    ({"exact": "yes"}, "exact='yes' must be True or False"),
+    ({"with_payload": None}, "with_payload=None must be True or False"),
 ])
 def test_bad_values_fail_at_construction(fields, message):
     with pytest.raises(InvalidArgumentError, match=message.replace("(", r"\(").replace(")", r"\)")):

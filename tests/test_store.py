@@ -417,3 +417,55 @@ def test_bad_threshold_and_group_options_are_refused(store):
         store.search(Q_DENSE, Q_SPARSE, score_threshold=float("nan"))
     with pytest.raises(LightRetrieverError, match="group_by='meta..x'"):
         store.search(Q_DENSE, Q_SPARSE, group_by="meta..x")
+
+
+# -- what a search reads, and per-search HNSW settings -------------------------------------
+@pytest.mark.parametrize("mode, fusion", [("dense", "rrf"), ("sparse", "rrf"), ("hybrid", "rrf"), ("hybrid", "dbsf"),
+                                          ("hybrid", "linear")])
+def test_ids_only_search_ranks_the_same_without_payloads(store, mode, fusion):
+    whole = store.search(Q_DENSE, Q_SPARSE, k=3, mode=mode, fusion=fusion)
+    bare = store.search(Q_DENSE, Q_SPARSE, k=3, mode=mode, fusion=fusion, with_payload=False)
+    assert [(h.id, h.score) for h in bare] == [(h.id, h.score) for h in whole]
+    assert all(h.text and h.title and h.meta is not None for h in whole)
+    assert all(h.text == "" and h.title == "" and h.meta == {} for h in bare)
+
+
+def test_payloads_are_read_for_returned_hits_only(store, monkeypatch):
+    """Prefetch legs and id-only searches read no payload; linear fusion reads the fused top k, once."""
+    plans, retrieved = [], []
+    query, retrieve = store._backend.query, store._backend.retrieve
+    monkeypatch.setattr(store._backend, "query", lambda batch: plans.extend(batch) or query(batch))
+    monkeypatch.setattr(store._backend, "retrieve",
+                        lambda pids, with_vectors=False, payload=True: retrieved.append((sorted(pids), payload))
+                        or retrieve(pids, with_vectors, payload))
+    store.search_batch(np.array([Q_DENSE] * 2, dtype=np.float32), [Q_SPARSE] * 2, k=2, with_payload=False)
+    assert {p.with_payload for p in plans} == {("id",)} and not retrieved
+    plans.clear()
+    hits = store.search_batch(np.array([Q_DENSE] * 2, dtype=np.float32), [Q_SPARSE] * 2, k=2, fusion="linear")
+    assert {p.with_payload for p in plans} == {False}
+    assert retrieved == [(sorted({point_id(h.id) for found in hits for h in found}), True)]  # one request for both
+
+
+def random_points(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    vectors = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def fill_random(store: QdrantHybridStore, vectors: np.ndarray) -> None:
+    docs = [StoredDocument(id=f"p{i}", text="") for i in range(len(vectors))]
+    store.upsert(docs, vectors, [SparseVector(np.array([i % 10]), np.array([1.0], dtype=np.float32))
+                                 for i in range(len(vectors))])
+
+
+def test_exact_search_equals_brute_force(open_store):
+    vectors = random_points(600, 16)
+    schema = CollectionSchema(dense_dim=16, vocab_size=10, document_fingerprint="random")
+    s = open_store(schema=schema)
+    fill_random(s, vectors)
+    queries = random_points(5, 16, seed=1)
+    for query, hits in zip(queries, s.search_batch(queries, None, k=10, mode="dense", exact=True)):
+        expected = np.argsort(-(vectors @ query), kind="stable")[:10]
+        assert ids(hits) == [f"p{i}" for i in expected]
+        assert np.allclose([h.score for h in hits], (vectors @ query)[expected], atol=1e-5)
+    tuned = s.search_batch(queries, None, k=10, mode="dense", hnsw_ef=64)  # accepted by both engines
+    assert [len(h) for h in tuned] == [10] * 5

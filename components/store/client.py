@@ -20,7 +20,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from ..errors import StoreAuthError, StoreError, StoreInUseError
 from .filters import translate
-from .plan import Plan, RawHit, native_vectors, plain_vectors
+from .plan import Plan, RawHit, native_vectors, payload_selection, plain_vectors
 from .redact import mentions, redact, scrub
 from .schema import DENSE_VECTOR, SPARSE_VECTOR, CollectionSchema
 
@@ -199,9 +199,10 @@ class ClientBackend:
         with self._remote("count"):
             return self.client.count(self.collection, count_filter=flt, exact=True).count
 
-    def retrieve(self, point_ids: list[str], with_vectors: bool = False) -> list[tuple[str, dict, dict]]:
+    def retrieve(self, point_ids: list[str], with_vectors: bool = False,
+                 payload: bool | tuple[str, ...] = True) -> list[tuple[str, dict, dict]]:
         with self._remote("read from"):
-            records = self.client.retrieve(self.collection, ids=point_ids, with_payload=True,
+            records = self.client.retrieve(self.collection, ids=point_ids, with_payload=payload_selection(payload),
                                            with_vectors=with_vectors)
         return [(str(r.id), r.payload or {}, plain_vectors(r.vector) if with_vectors else {}) for r in records]
 
@@ -220,13 +221,16 @@ class ClientBackend:
 
     def _request(self, plan: Plan) -> m.QueryRequest:
         flt = translate(plan.filters, _DIALECT)
+        payload = payload_selection(plan.with_payload)
+        params = m.SearchParams(hnsw_ef=plan.hnsw_ef, exact=plan.exact) if plan.hnsw_ef or plan.exact else None
         if len(plan.legs) == 1:
             leg = plan.legs[0]
             return m.QueryRequest(query=_vector(leg), using=leg.using, limit=plan.limit, filter=flt,
-                                  with_payload=plan.with_payload)
-        prefetch = [m.Prefetch(query=_vector(leg), using=leg.using, limit=leg.limit, filter=flt) for leg in plan.legs]
+                                  with_payload=payload, params=params)
+        prefetch = [m.Prefetch(query=_vector(leg), using=leg.using, limit=leg.limit, filter=flt, params=params)
+                    for leg in plan.legs]
         return m.QueryRequest(prefetch=prefetch, query=_fusion(plan.fusion), limit=plan.limit, filter=flt,
-                              with_payload=plan.with_payload)
+                              with_payload=payload)
 
 
 def _server_message(content: bytes) -> str:

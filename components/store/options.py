@@ -15,6 +15,9 @@ Every front end (the store, `HybridSearcher`, the Haystack and LlamaIndex retrie
                                              carries: cosine (dense), dot product (sparse), fused (hybrid)
   group_by  None                             payload field ("meta.source"): k groups, not k hits (groups.py)
   group_size None                            hits per group: DEFAULT_GROUP_SIZE when group_by is set
+  with_payload True                          False: ids and scores only (no title/text/meta read: `evaluate`)
+  hnsw_ef   None                             HNSW candidate list of the dense leg (Qdrant's default: ef_construct)
+  exact     False                            True: brute-force dense search, no HNSW (the recall reference)
 
 Checked once, at construction, so a bad value fails where it is written, before any store is touched.
 """
@@ -61,16 +64,26 @@ class SearchOptions:
         "metavar": "FIELD"})
     group_size: int | None = field(default=None, metadata={
         "help": f"hits per group with --group-by (default: {DEFAULT_GROUP_SIZE})", "range": "positive"})
+    with_payload: bool = field(default=True, metadata={
+        "help": "read each hit's title, text and meta (--no-with-payload: ids and scores only, faster)"})
+    hnsw_ef: int | None = field(default=None, metadata={
+        "help": "HNSW search breadth of the dense leg: higher finds more true neighbours, slower "
+                "(default: the collection's ef_construct)", "range": "positive"})
+    exact: bool = field(default=False, metadata={
+        "help": "exact (brute-force) dense search instead of the HNSW index: full recall, slower on large collections"})
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
         parsed = Fusion.parse(self.fusion, self.rrf_k, self.weights)  # a Fusion passed whole stays as it is
         for name, value in (("fusion", parsed.kind), ("rrf_k", parsed.rrf_k), ("weights", parsed.weights)):
             object.__setattr__(self, name, value)  # normalised: a list of weights becomes a tuple of floats
-        for name, value in (("k", self.k), ("prefetch", self.prefetch)):
+        for name, value in (("k", self.k), ("prefetch", self.prefetch), ("hnsw_ef", self.hnsw_ef)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
                 raise InvalidArgumentError(f"{name}={value!r} must be a whole number >= 1")
         self._check_grouping_and_threshold()
+        for name in ("with_payload", "exact"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidArgumentError(f"{name}={getattr(self, name)!r} must be True or False")
         if self.prefetch is not None and self.prefetch < self.k:
             raise InvalidArgumentError(
                 f"prefetch={self.prefetch} is smaller than k={self.k}: fusion could return at most {self.prefetch} "

@@ -26,12 +26,24 @@ class Plan:
     limit: int
     fusion: Any = None                      # a fusion.Fusion for two legs, else None
     filters: dict[str, Any] | None = None   # Haystack filter syntax, see filters.py
-    with_payload: bool = True               # linear fusion reads payloads only for the fused top-k
+    with_payload: bool | tuple[str, ...] = True  # a tuple: only these payload fields (Qdrant's include list)
+    hnsw_ef: int | None = None              # per-search HNSW breadth of the nearest-neighbour legs
+    exact: bool = False                     # brute force instead of the HNSW index
+
+
+# A ranking reads only the document id (ties are broken by it, Hit.id is it); whole payloads are read
+# after the cut, for the hits that are returned (store.search_batch), or never (with_payload=False).
+ID_ONLY = ("id",)
+
+
+def payload_selection(with_payload: bool | tuple[str, ...]) -> bool | list[str]:
+    """Plan.with_payload as both engines take it: True / False, or a list of fields to include."""
+    return list(with_payload) if isinstance(with_payload, tuple) else with_payload
 
 
 @dataclass(frozen=True)
 class RawHit:
-    point_id: str
+    point_id: Any                           # str, or the engine's uuid.UUID (same order, same identity)
     score: float
     payload: dict[str, Any]
 

@@ -28,7 +28,7 @@ from .fusion import linear_fuse, query_tie_safe
 from .groups import grouped
 from .options import SearchOptions
 from .payload import check_documents
-from .plan import Leg, Plan, RawHit
+from .plan import ID_ONLY, Leg, Plan, RawHit
 from .schema import DENSE_VECTOR, SPARSE_VECTOR, CollectionSchema, Hit, StoredDocument, point_id
 
 DEFAULT_COLLECTION = "lightretriever"
@@ -230,7 +230,8 @@ class QdrantHybridStore:
         """Top-k documents for one encoded query. A missing, all-zero dense vector or an empty sparse
         vector skips that leg (an empty list when no leg is left). `options` (default: SearchOptions())
         with any of its fields given as keywords (k=, mode=, fusion=, rrf_k=, weights=, prefetch=, filters=,
-        score_threshold=, group_by=, group_size=). With group_by, k counts groups: up to k x group_size hits."""
+        score_threshold=, group_by=, group_size=, with_payload=, hnsw_ef=, exact=). With group_by, k counts
+        groups: up to k x group_size hits (a grouped search reads whole payloads: it groups by one)."""
         dense_rows = None if dense is None else np.asarray(dense, dtype=np.float32)[None, :]
         results = self.search_batch(dense_rows, None if sparse is None else [sparse], options=options, **overrides)
         return results[0] if results else []
@@ -240,7 +241,7 @@ class QdrantHybridStore:
         """One result list per query row; all queries go to the engine as one batch request. Options as
         `search`."""
         options = SearchOptions.of(options, **overrides)
-        mode, k, filters, fusion, depth = options.mode, options.k, options.filters, options.fused, options.depth
+        mode, k, fusion, depth = options.mode, options.k, options.fused, options.depth
         n = len(dense) if dense is not None else len(sparse) if sparse is not None else 0
         if dense is not None and np.asarray(dense).shape[-1] != self.schema.dense_dim:
             raise LightRetrieverError(
@@ -254,36 +255,62 @@ class QdrantHybridStore:
             return [self._search_grouped(self._legs(mode, None if dense is None else dense[i],
                                                     None if sparse is None else sparse[i], depth), options)
                     for i in range(n)]
-        plans: list[Plan] = []
-        slots: list[tuple[str, list[int]]] = []  # how to turn each query's plan results into hits
-        for i in range(n):
-            legs = self._legs(mode, None if dense is None else dense[i], None if sparse is None else sparse[i], depth)
-            if not legs:
-                slots.append(("empty", []))
-            elif len(legs) == 1:
-                slots.append(("single", [len(plans)]))
-                plans.append(Plan(legs=tuple(legs), limit=k, filters=filters))
-            elif fusion.kind == "linear":
-                slots.append(("linear", [len(plans), len(plans) + 1]))
-                plans.extend(Plan(legs=(leg,), limit=leg.limit, filters=filters, with_payload=False) for leg in legs)
-            else:
-                slots.append(("single", [len(plans)]))
-                plans.append(Plan(legs=tuple(legs), limit=k, fusion=fusion, filters=filters))
+        plans, slots = self._plans(options, dense, sparse, n)
         ranked = [idx[0] for kind, idx in slots if kind == "single"]  # linear legs are fused in Python
         results = query_tie_safe(self._backend.query, plans, k, ranked) if plans else []
-        out = []
+        rankings = []
         for kind, idx in slots:
             if kind == "empty":
                 raw: list[RawHit] = []
             elif kind == "single":
                 raw = results[idx[0]]
             else:
-                raw = self._with_payloads(linear_fuse(results[idx[0]], results[idx[1]], fusion.linear_weights(), k))
-            # Equal scores (common with RRF) come back in engine order, which can change when a shard is
-            # reopened or re-optimised; ties are broken by document id so results are reproducible.
-            out.append(_above(sorted((_hit(h) for h in raw), key=lambda hit: (-hit.score, hit.id)),
-                              options.score_threshold))
-        return out
+                raw = linear_fuse(results[idx[0]], results[idx[1]], fusion.linear_weights(), k)
+            rankings.append(_above_raw(raw, options.score_threshold))
+        rankings = self._fill_payloads(rankings, options.with_payload)
+        # Equal scores (common with RRF) come back in engine order, which can change when a shard is
+        # reopened or re-optimised; ties are broken by document id so results are reproducible
+        # (query_tie_safe has sorted the engine's rankings so already; linear fusion's are sorted here).
+        return [sorted(hits, key=lambda hit: (-hit.score, hit.id)) if kind == "linear" else hits
+                for (kind, _), hits in zip(slots, ([_hit(h) for h in raw] for raw in rankings))]
+
+    def _plans(self, options: SearchOptions, dense, sparse, n: int) -> tuple[list[Plan], list[tuple[str, list[int]]]]:
+        """The engine requests of `n` queries, and per query how to turn their results into one ranking.
+        A ranking reads whole payloads in its own request (k + TIE_MARGIN of them: measured cheaper than a
+        second request for the k returned), or only the document id with with_payload=False; prefetch and
+        linear legs read none (linear is fused by point id, its top k read after: `_fill_payloads`)."""
+        k, fusion, depth = options.k, options.fused, options.depth
+        payload = True if options.with_payload else ID_ONLY
+        search = {"filters": options.filters, "hnsw_ef": options.hnsw_ef, "exact": options.exact}
+        plans: list[Plan] = []
+        slots: list[tuple[str, list[int]]] = []
+        for i in range(n):
+            legs = self._legs(options.mode, None if dense is None else dense[i],
+                              None if sparse is None else sparse[i], depth)
+            if not legs:
+                slots.append(("empty", []))
+            elif len(legs) == 1:
+                slots.append(("single", [len(plans)]))
+                plans.append(Plan(legs=tuple(legs), limit=k, with_payload=payload, **search))
+            elif fusion.kind == "linear":
+                slots.append(("linear", [len(plans), len(plans) + 1]))
+                plans.extend(Plan(legs=(leg,), limit=leg.limit, with_payload=False, **search) for leg in legs)
+            else:
+                slots.append(("single", [len(plans)]))
+                plans.append(Plan(legs=tuple(legs), limit=k, fusion=fusion, with_payload=payload, **search))
+        return plans, slots
+
+    def _fill_payloads(self, rankings: list[list[RawHit]], whole: bool) -> list[list[RawHit]]:
+        """Payloads of returned hits that came without one (linear fusion's), in one request for all
+        queries: whole ones, or (whole=False) just the document id."""
+        wanted = {h.point_id for raw in rankings for h in raw if not h.payload}
+        if not wanted:
+            return rankings
+        # the engine's point ids may be uuid.UUID objects; retrieve answers with their text
+        records = self._backend.retrieve([str(pid) for pid in wanted], payload=True if whole else ID_ONLY)
+        found = {pid: payload for pid, payload, _ in records}
+        return [[RawHit(h.point_id, h.score, found.get(str(h.point_id), h.payload)) if h.point_id in wanted else h
+                 for h in raw] for raw in rankings]
 
     def _search_grouped(self, legs: list[Leg], options: SearchOptions) -> list[Hit]:
         """The hits of the top k groups (groups.py); the score threshold cuts hits before they group."""
@@ -300,18 +327,15 @@ class QdrantHybridStore:
 
     def _ranked(self, legs: list[Leg], limit: int, options: SearchOptions) -> list[RawHit]:
         """The top `limit` hits of one query, fused as `options` says, with payloads."""
-        filters, fusion = options.filters, options.fused
+        fusion = options.fused
+        search = {"filters": options.filters, "hnsw_ef": options.hnsw_ef, "exact": options.exact}
         if len(legs) == 1:
-            return self._backend.query([Plan(legs=tuple(legs), limit=limit, filters=filters)])[0]
+            return self._backend.query([Plan(legs=tuple(legs), limit=limit, **search)])[0]
         if fusion.kind == "linear":
             dense, sparse = self._backend.query(
-                [Plan(legs=(leg,), limit=leg.limit, filters=filters, with_payload=False) for leg in legs])
-            return self._with_payloads(linear_fuse(dense, sparse, fusion.linear_weights(), limit))
-        return self._backend.query([Plan(legs=tuple(legs), limit=limit, fusion=fusion, filters=filters)])[0]
-
-    def _with_payloads(self, hits: list[RawHit]) -> list[RawHit]:
-        payloads = {pid: payload for pid, payload, _ in self._backend.retrieve([h.point_id for h in hits])}
-        return [RawHit(h.point_id, h.score, payloads.get(h.point_id, {})) for h in hits]
+                [Plan(legs=(leg,), limit=leg.limit, with_payload=False, **search) for leg in legs])
+            return self._fill_payloads([linear_fuse(dense, sparse, fusion.linear_weights(), limit)], True)[0]
+        return self._backend.query([Plan(legs=tuple(legs), limit=limit, fusion=fusion, **search)])[0]
 
     @staticmethod
     def _legs(mode: str, dense_row, sparse_vec: SparseVector | None, depth: int) -> list[Leg]:
@@ -323,10 +347,12 @@ class QdrantHybridStore:
         return legs
 
 
-def _above(hits: list[Hit], threshold: float | None) -> list[Hit]:
+def _above_raw(hits: list[RawHit], threshold: float | None) -> list[RawHit]:
+    """The score threshold cuts before payloads are read: a hit it drops is never fetched."""
     return hits if threshold is None else [hit for hit in hits if hit.score >= threshold]
 
 
 def _hit(raw: RawHit) -> Hit:
-    doc = StoredDocument.from_payload(raw.payload)
-    return Hit(id=doc.id, score=raw.score, text=doc.text, title=doc.title, meta=doc.meta)
+    payload = raw.payload  # read as StoredDocument.from_payload does, without the intermediate object
+    return Hit(id=str(payload.get("id", "")), score=raw.score, text=payload.get("text") or "",
+               title=payload.get("title") or "", meta=payload.get("meta") or {})
