@@ -4,6 +4,7 @@ from .fusion import FUSIONS, MODES, Fusion
 from .options import SearchOptions
 from .schema import CollectionSchema, Hit, StoredDocument, point_id
 from .store import QdrantHybridStore
+from .tuning import IndexSettings
 
-__all__ = ["FUSIONS", "MODES", "CollectionSchema", "Fusion", "Hit", "QdrantHybridStore", "SearchOptions",
-           "StoredDocument", "point_id"]
+__all__ = ["FUSIONS", "MODES", "CollectionSchema", "Fusion", "Hit", "IndexSettings", "QdrantHybridStore",
+           "SearchOptions", "StoredDocument", "point_id"]

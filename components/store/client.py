@@ -23,6 +23,7 @@ from .filters import translate
 from .plan import Plan, RawHit, native_vectors, payload_selection, plain_vectors
 from .redact import mentions, redact, scrub
 from .schema import DENSE_VECTOR, SPARSE_VECTOR, CollectionSchema
+from .tuning import INT8_QUANTILE, IndexSettings
 
 
 class ClientDialect:
@@ -54,12 +55,11 @@ class ClientBackend:
     def __init__(self, collection: str, *, url: str | None = None, api_key: str | None = None,
                  location: str | None = None, path: str | None = None, prefer_grpc: bool = False,
                  timeout: int | None = None, shard_number: int | None = None,
-                 replication_factor: int | None = None, on_disk: bool = False):
+                 replication_factor: int | None = None):
         self.collection = collection
         self.url = redact(url) if url else (location or path)  # what messages and reprs show
         self.where = f"collection {collection!r} at {self.url}"
         self.cluster = {"shard_number": shard_number, "replication_factor": replication_factor}
-        self.on_disk = on_disk
         self._raw_url = url
         self._api_key = (api_key or os.environ.get("QDRANT_API_KEY")) if url else None
         try:
@@ -151,12 +151,19 @@ class ClientBackend:
             self._create(schema)
 
     def _create(self, schema: CollectionSchema) -> None:
+        settings = IndexSettings.from_record(schema.index)
+        on_disk = settings.on_disk or None
+        quantization = m.ScalarQuantization(scalar=m.ScalarQuantizationConfig(
+            type=m.ScalarType.INT8, quantile=INT8_QUANTILE, always_ram=True)) if settings.quantization else None
         self.client.create_collection(
             self.collection,
             vectors_config={DENSE_VECTOR: m.VectorParams(size=schema.dense_dim, distance=m.Distance.COSINE,
-                                                         on_disk=self.on_disk or None)},
-            sparse_vectors_config={SPARSE_VECTOR: m.SparseVectorParams(
-                index=m.SparseIndexParams(on_disk=self.on_disk or None))},
+                                                         on_disk=on_disk)},
+            sparse_vectors_config={SPARSE_VECTOR: m.SparseVectorParams(index=m.SparseIndexParams(on_disk=on_disk))},
+            hnsw_config=m.HnswConfigDiff(**settings.hnsw) if settings.hnsw else None,
+            quantization_config=quantization,
+            optimizers_config=m.OptimizersConfigDiff(indexing_threshold=settings.indexing_threshold)
+            if settings.indexing_threshold else None,
             metadata=schema.to_metadata(),
             **{k: v for k, v in self.cluster.items() if v is not None},
         )

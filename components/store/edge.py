@@ -33,6 +33,7 @@ from .filters import translate
 from .lock import DirectoryLock
 from .plan import Plan, RawHit, native_vectors, payload_selection, plain_vectors
 from .schema import DENSE_VECTOR, SPARSE_VECTOR, CollectionSchema
+from .tuning import HNSW_DEFAULTS, INT8_QUANTILE, IndexSettings
 
 RECORD_FILE = "lightretriever-collection.json"
 SHARD_DIR = "shard"
@@ -66,10 +67,9 @@ _DIALECT = EdgeDialect()
 class EdgeBackend:
     name = "edge"
 
-    def __init__(self, root: str | Path, collection: str, on_disk: bool = False, create: bool = True):
+    def __init__(self, root: str | Path, collection: str, create: bool = True):
         self.folder = Path(root).expanduser() / collection
         self.where = f"collection {collection!r} in {Path(root).expanduser()}"
-        self.on_disk = on_disk
         self._shard: q.EdgeShard | None = None
         self._lock = DirectoryLock(self.folder)
         # A collection that is not there and may not be created is reported missing by read_schema;
@@ -156,14 +156,22 @@ class EdgeBackend:
                     "then rerun (`lightretriever index … --resume` continues where it stopped)") from exc
             raise StoreError(f"{self.where}: qdrant-edge could not {doing} ({type(exc).__name__}: {message})") from exc
 
-    def _config(self, schema: CollectionSchema) -> q.EdgeConfig:
+    @staticmethod
+    def _config(schema: CollectionSchema) -> q.EdgeConfig:
+        settings = IndexSettings.from_record(schema.index)
+        hnsw = settings.hnsw
         return q.EdgeConfig(
             vectors={DENSE_VECTOR: q.EdgeVectorParams(size=schema.dense_dim, distance=q.Distance.Cosine,
-                                                      on_disk=self.on_disk)},
-            sparse_vectors={SPARSE_VECTOR: q.EdgeSparseVectorParams(on_disk=self.on_disk)},
+                                                      on_disk=settings.on_disk)},
+            sparse_vectors={SPARSE_VECTOR: q.EdgeSparseVectorParams(on_disk=settings.on_disk)},
             # qdrant-edge keeps payloads on disk by default; reading 10 of them then costs as much as
             # the search itself, so they stay in memory unless on_disk is asked for.
-            on_disk_payload=self.on_disk,
+            on_disk_payload=settings.on_disk,
+            hnsw_config=q.HnswIndexConfig(**{**HNSW_DEFAULTS, **hnsw}) if hnsw else None,
+            quantization_config=q.ScalarQuantizationConfig(type=q.ScalarType.Int8, quantile=INT8_QUANTILE,
+                                                           always_ram=True) if settings.quantization else None,
+            optimizers=q.EdgeOptimizersConfig(indexing_threshold=settings.indexing_threshold)
+            if settings.indexing_threshold else None,
         )
 
     def close(self) -> None:

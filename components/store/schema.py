@@ -40,6 +40,7 @@ class CollectionSchema:
     backbone: str = ""
     artifact: str = ""  # where the writer's artifact was, for messages only
     schema_version: int = SCHEMA_VERSION
+    index: dict[str, Any] = field(default_factory=dict)  # IndexSettings.to_record() at creation (tuning.py)
 
     @classmethod
     def from_artifact(cls, artifact: Artifact) -> "CollectionSchema":

@@ -4,11 +4,13 @@ Backends behind the same methods:
   - embedded (default): `QdrantHybridStore("DIR", collection=...)` — qdrant-edge, Qdrant's Rust engine
     in-process; one open store per collection directory;
   - server / cluster: `QdrantHybridStore(url="http://host:6333", collection=...)` (+ `api_key`, or the
-    QDRANT_API_KEY environment variable), with `shard_number`, `replication_factor`, `on_disk`;
+    QDRANT_API_KEY environment variable), with `shard_number`, `replication_factor`;
   - qdrant-client local mode: `location=":memory:"` or `local_path=DIR` (compatibility tests only).
 
 Pass `schema=CollectionSchema.from_artifact(artifact)` to create the collection on first use and to
-refuse a collection that another document encoder wrote. Search takes already-encoded queries;
+refuse a collection that another document encoder wrote; `index=IndexSettings(...)` (tuning.py: HNSW m,
+ef_construct, int8 quantization, on-disk vectors; `on_disk=True` is short for its on_disk) shapes a new
+collection and is kept in its record. Search takes already-encoded queries;
 `components.searcher.HybridSearcher` pairs the store with a query encoder.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from .options import SearchOptions
 from .payload import check_documents
 from .plan import ID_ONLY, Leg, Plan, RawHit
 from .schema import DENSE_VECTOR, SPARSE_VECTOR, CollectionSchema, Hit, StoredDocument, point_id
+from .tuning import IndexSettings
 
 DEFAULT_COLLECTION = "lightretriever"
 
@@ -40,7 +44,7 @@ class QdrantHybridStore:
                  url: str | None = None, api_key: str | None = None, location: str | None = None,
                  local_path: str | Path | None = None, prefer_grpc: bool = False, timeout: int | None = None,
                  shard_number: int | None = None, replication_factor: int | None = None, on_disk: bool = False,
-                 write_batch_size: int = 256):
+                 index: IndexSettings | None = None, write_batch_size: int = 256):
         chosen = [name for name, v in (("path", path), ("url", url), ("location", location),
                                         ("local_path", local_path)) if v]
         if len(chosen) != 1:
@@ -54,16 +58,16 @@ class QdrantHybridStore:
         if path:
             from .edge import EdgeBackend
 
-            self._backend = EdgeBackend(path, collection, on_disk=on_disk, create=schema is not None and create)
+            self._backend = EdgeBackend(path, collection, create=schema is not None and create)
         else:
             from .client import ClientBackend
 
             self._backend = ClientBackend(collection, url=url, api_key=api_key, location=location,
                                           path=str(local_path) if local_path else None, prefer_grpc=prefer_grpc,
                                           timeout=timeout, shard_number=shard_number,
-                                          replication_factor=replication_factor, on_disk=on_disk)
+                                          replication_factor=replication_factor)
         try:
-            self.schema = self._open(schema, create)
+            self.schema = self._open(schema, create, index, on_disk)
         except BaseException:
             self._backend.close()
             raise
@@ -83,7 +87,8 @@ class QdrantHybridStore:
                              "(gRPC too, with prefer_grpc=True); anything else is read as a directory path")
         return cls(Path(text), collection=collection, **kwargs)
 
-    def _open(self, schema: CollectionSchema | None, create: bool) -> CollectionSchema:
+    def _open(self, schema: CollectionSchema | None, create: bool, index: IndexSettings | None,
+              on_disk: bool) -> CollectionSchema:
         where = self._backend.where
         stored = self._backend.read_schema()
         if stored is None:
@@ -91,10 +96,17 @@ class QdrantHybridStore:
                 raise StoreError(
                     f"{where} does not exist; index documents first with "
                     f"`lightretriever index ART --corpus FILE.jsonl --store … --collection {self.collection}`")
-            self._backend.create(schema)
-            stored = schema
-        elif schema is not None:
-            schema.check_matches(stored, where)
+            settings = index or IndexSettings()
+            stored = replace(schema, index=replace(settings, on_disk=settings.on_disk or on_disk).to_record())
+            self._backend.create(stored)
+        else:
+            if schema is not None:
+                schema.check_matches(stored, where)
+            if index is not None and index.to_record() != stored.index:
+                raise StoreError(
+                    f"{where} was created with index settings {stored.index or 'the defaults'}, not "
+                    f"{index.to_record() or 'the defaults'}; they apply when a collection is created. Leave them "
+                    "out to use this one as it is, or index into a new collection (--collection NEW)")
         self._backend.open(stored)
         return stored
 
