@@ -93,3 +93,18 @@ def test_on_disk_keyword_is_short_for_the_setting(tmp_path):
 def test_bad_settings_fail_at_construction(fields, message):
     with pytest.raises(InvalidArgumentError, match=message):
         IndexSettings(**fields)
+
+
+def test_index_command_flags_make_the_settings():
+    import argparse
+
+    from lightretriever.pipelines.commands import index
+
+    parser = argparse.ArgumentParser()
+    index.add_arguments(parser)
+    base = ["ART", "--corpus", "c.jsonl", "--store", "S"]
+    assert index.index_settings(parser.parse_args(base)) is None  # a resumed run keeps the collection's own
+    args = parser.parse_args(base + ["--hnsw-m", "32", "--ef-construct", "200", "--quantization", "int8"])
+    assert index.index_settings(args) == IndexSettings(m=32, ef_construct=200, quantization="int8")
+    with pytest.raises(SystemExit):
+        parser.parse_args(base + ["--quantization", "int4"])

@@ -32,12 +32,12 @@ INT8_QUANTILE = 0.99  # Qdrant's recommended clip: the extreme 1% of values woul
 
 @dataclass(frozen=True)
 class IndexSettings:
-    m: int | None = field(default=None, metadata={"help": "HNSW edges per node (Qdrant's default: 16)"})
-    ef_construct: int | None = field(default=None, metadata={"help": "HNSW build breadth (Qdrant's default: 100)"})
+    m: int | None = field(default=None, metadata={"help": "HNSW edges per node (Qdrant's default: 16)", "range": "positive"})
+    ef_construct: int | None = field(default=None, metadata={"help": "HNSW build breadth (Qdrant's default: 100)", "range": "positive"})
     full_scan_threshold: int | None = field(default=None, metadata={
-        "help": "KB of vectors below which a segment is searched exactly (Qdrant's default: 10000)"})
+        "help": "KB of vectors below which a segment is searched exactly (Qdrant's default: 10000)", "range": "positive"})
     indexing_threshold: int | None = field(default=None, metadata={
-        "help": "KB of vectors in a segment before its HNSW index is built (Qdrant's default: 10000)"})
+        "help": "KB of vectors in a segment before its HNSW index is built (Qdrant's default: 10000)", "range": "positive"})
     on_disk: bool = field(default=False, metadata={"help": "keep vectors on disk (large collections)"})
     quantization: str | None = field(default=None, metadata={
         "help": "int8: scalar-quantised dense vectors (4x less memory), rescored on the originals",

@@ -26,6 +26,7 @@ def add_arguments(parser) -> None:
     add_field_options(parser)
     add_device_option(parser)
     parser.add_argument("--on-disk", action="store_true", help="keep vectors on disk (large collections)")
+    add_index_settings_options(parser)
     parser.add_argument("--shard-number", type=positive_int,
                         help="server/cluster only: shards of a new collection (default: the server's)")
     parser.add_argument("--replication-factor", type=positive_int,
@@ -70,7 +71,8 @@ def _index(args, artifact, vectors, total: int):
     cluster = {k: v for k, v in (("shard_number", args.shard_number), ("replication_factor", args.replication_factor))
                if v is not None}
     store = QdrantHybridStore.from_location(args.store, args.collection, schema=CollectionSchema.from_artifact(artifact),
-                                            on_disk=args.on_disk, **cluster)
+                                            on_disk=args.on_disk,
+                                            index=index_settings(args), **cluster)
     try:
         encoder = None if vectors else DocumentEncoder(artifact, device=args.device)
         report = index_corpus(args.corpus, store, encoder, batch_size=args.batch_size, resume=args.resume,
@@ -79,3 +81,23 @@ def _index(args, artifact, vectors, total: int):
     finally:
         store.close()
     return report, store
+
+
+def add_index_settings_options(parser) -> None:
+    """A new collection's HNSW and quantization settings (components/store/tuning.py: help and checks there)."""
+    from lightretriever.components.store.tuning import IndexSettings
+
+    from .options import add_dataclass_options
+
+    add_dataclass_options(parser, IndexSettings, skip=("on_disk",), flags={"m": ["--hnsw-m"]})
+
+
+def index_settings(args):
+    """IndexSettings from the flags, or None when none is given (a resumed run then keeps the collection's own)."""
+    from lightretriever.components.store.tuning import IndexSettings
+
+    from .options import dataclass_values
+
+    values = {name: value for name, value in dataclass_values(args, IndexSettings, skip=("on_disk",)).items()
+              if value is not None}
+    return IndexSettings(**values) if values else None
