@@ -260,9 +260,10 @@ class EdgeBackend:
                 results = [self._shard.query(requests[0])]
             else:
                 results = self._shard.query_batch(q.QueryBatchRequest(requests))
-        # point ids stay the engine's uuid.UUID objects: str() on 100 of them costs about a third of a
-        # millisecond, and only linear fusion's payload lookup needs the text (their order is the same)
-        return [[RawHit(p.id, p.score, p.payload or {}) for p in points] for points in results]
+        # A point id is read only where no payload names the document (linear fusion's legs): the engine
+        # makes a uuid.UUID per read, ~0.4 ms per 100 hits. It stays that object (same order as its text).
+        return [[RawHit(p.id, p.score, {}) for p in points] if not plan.with_payload
+                else [RawHit(None, p.score, p.payload or {}) for p in points] for plan, points in zip(plans, results)]
 
     def _request(self, plan: Plan) -> q.QueryRequest:
         flt = translate(plan.filters, _DIALECT)

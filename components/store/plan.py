@@ -43,7 +43,7 @@ def payload_selection(with_payload: bool | tuple[str, ...]) -> bool | list[str]:
 
 @dataclass(frozen=True)
 class RawHit:
-    point_id: Any                           # str, or the engine's uuid.UUID (same order, same identity)
+    point_id: Any                           # str or the engine's uuid.UUID; None where the payload has the id
     score: float
     payload: dict[str, Any]
 
