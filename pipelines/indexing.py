@@ -10,6 +10,9 @@ UTF-8), so such a fault refuses the run with nothing written. A line that is not
 metadata the store cannot hold (PayloadError, store/payload.py) is checked as each document is read
 and reported with its file:line before its batch is encoded or written. Documents without text are indexed (their title alone, or nothing) and counted in
 `IndexReport.empty`, with a warning (logger `lightretriever.pipelines.indexing`) naming the first ones.
+
+Under torchrun against a Qdrant server every rank calls this with its `shard` (pipelines/sharding.py) and
+writes only the documents it holds; the ranks together write the corpus, each id by one rank.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from lightretriever.components.progress import progress
 from lightretriever.components.store import QdrantHybridStore, StoredDocument
 from lightretriever.components.store.payload import check_documents
 
+from .sharding import Shard
 from .vectors import DocumentVectors
 
 log = logging.getLogger(__name__)
@@ -52,11 +56,12 @@ class IndexReport:
 def index_corpus(corpus: str | Path, store: QdrantHybridStore, encoder=None, *, batch_size: int = 256,
                  resume: bool = False, fields: FieldMap | None = None, limit: int | None = None,
                  vectors: DocumentVectors | None = None, show_progress: bool = True,
-                 total: int | None = None) -> IndexReport:
+                 total: int | None = None, shard: Shard = Shard()) -> IndexReport:
     """`encoder` is a DocumentEncoder (anything with `encode(texts, show_progress=...)`), or None when
     `vectors` (a document-vector file made by the same document encoder, `pipelines/vectors.py`)
     supplies every document's vectors; `limit` indexes only the first documents (to try things out);
-    `total` is `count_documents(corpus)` when the caller has already checked the file with it."""
+    `total` is `count_documents(corpus)` when the caller has already checked the file with it; `shard`:
+    only the documents this rank holds are read into the report and written (`limit` counts corpus lines)."""
     if (encoder is None) == (vectors is None):
         raise ValueError("index_corpus needs exactly one of encoder= (encode the documents) or vectors= (stored ones)")
     _check_positive(batch_size=batch_size, limit=limit)
@@ -64,9 +69,11 @@ def index_corpus(corpus: str | Path, store: QdrantHybridStore, encoder=None, *, 
     started = time.perf_counter()
     seen: set[str] = set()
     total = count_documents(corpus) if total is None else total  # refuses a bad file before any write
-    bar = progress(min(total, limit) if limit else total, unit="doc", desc="indexing", enabled=show_progress)
+    expected = -(-(min(total, limit) if limit else total) // shard.world_size)  # about this rank's share
+    bar = progress(expected, unit="doc", desc="indexing", enabled=show_progress)
     try:
-        documents = itertools.islice(numbered_documents(corpus, fields or FieldMap(), json_fix=RESUME_FIX), limit)
+        corpus_lines = itertools.islice(numbered_documents(corpus, fields or FieldMap(), json_fix=RESUME_FIX), limit)
+        documents = (numbered for numbered in corpus_lines if shard.holds(numbered[1].id))
         while numbered := list(itertools.islice(documents, batch_size)):
             lines = {doc.id: number for number, doc in numbered}  # a repeated id: its last line, as stored
             batch = [doc for _, doc in numbered]

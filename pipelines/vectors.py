@@ -17,6 +17,11 @@ document cache uses the same). Layout: `dense` float16 [n, dim]; sparse CSR `spa
 when the vocabulary is larger) and `sparse_values` float16; `text_digest` uint8 [n, 8]; metadata: format,
 document_fingerprint, ids (JSON), dim, vocab_size, created, source. float16 keeps a SciFact-sized file
 small (~10 MB) and costs < 1e-3 of cosine (checked by the sample comparison).
+
+Under `torchrun` / `accelerate launch` each rank encodes its share of the corpus (pipelines/sharding.py)
+into its own file, `OUT.rankR-of-N.safetensors`, kept on a rerun when it is finished and made from the
+same corpus file by the same encoder; `load_vectors(OUT)` finds the N files, checks they are one complete
+run and merges them into one `DocumentVectors`, the same a single-process run would have written.
 """
 
 from __future__ import annotations
@@ -37,8 +42,10 @@ from lightretriever.components.sparse import SparseBatch
 from lightretriever.components.vector_file import (FORMAT, VectorsError, read_vector_file, text_digest,
                                                    text_digests, write_vector_file)
 
-__all__ = ["FORMAT", "DocumentVectors", "SampleCheck", "VectorsError", "check_against_encoder", "encode_corpus",
-           "load_vectors", "save_vectors", "text_digest"]
+from .sharding import Shard, corpus_key, shard_files, shard_path
+
+__all__ = ["FORMAT", "DocumentVectors", "EncodedShard", "SampleCheck", "VectorsError", "check_against_encoder",
+           "encode_corpus", "load_vectors", "save_vectors", "text_digest"]
 # live vs stored agreement the sample check demands: float16 rounding alone gives ~1e-6 of cosine
 MIN_DENSE_COSINE = 0.999
 MIN_SPARSE_COSINE = 0.99
@@ -85,7 +92,7 @@ class DocumentVectors:
 # -- writing --------------------------------------------------------------------------------------
 
 def save_vectors(path: str | Path, documents: list[StoredDocument], dense: np.ndarray, sparse: SparseBatch,
-                 fingerprint: str, vocab_size: int, source: str = "") -> Path:
+                 fingerprint: str, vocab_size: int, source: str = "", extra: dict[str, str] | None = None) -> Path:
     path = Path(path)
     if len(documents) != len(dense) or len(documents) != len(sparse):
         raise ValueError(f"{len(documents)} documents but {len(dense)} dense and {len(sparse)} sparse vectors")
@@ -99,24 +106,62 @@ def save_vectors(path: str | Path, documents: list[StoredDocument], dense: np.nd
         "sparse_values": np.asarray(sparse.values, dtype=np.float16),
     }
     metadata = {"ids": json.dumps(ids), "dim": str(dense.shape[1]), "vocab_size": str(vocab_size), "source": source,
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **(extra or {})}
     return write_vector_file(path, np.asarray(dense, dtype=np.float16),
                              text_digests(d.encoder_text() for d in documents), fingerprint,
                              tensors=sparse_tensors, metadata=metadata)
 
 
+@dataclass
+class EncodedShard:
+    path: Path      # the file this process wrote (OUT itself in a single process)
+    documents: int  # documents in it
+    kept: bool      # a finished shard of an earlier run of the same job, not encoded again
+
+
 def encode_corpus(artifact: Artifact, corpus: str | Path, out: str | Path, *, batch_size: int = 32,
-                  device: str | None = None, fields=None, show_progress: bool = True) -> Path:
-    """Encode every document of `corpus` with the artifact's document encoder and save the vectors."""
+                  device: str | None = None, fields=None, show_progress: bool = True,
+                  shard: Shard = Shard()) -> EncodedShard:
+    """Encode the documents of `corpus` that are `shard`'s (all of them in a single process) with the
+    artifact's document encoder and save their vectors to `shard_path(out, shard)`."""
+    from lightretriever.components.corpus import read_corpus
     from lightretriever.components.document_encoder import DocumentEncoder
 
-    from lightretriever.components.corpus import read_corpus
-
+    path, fingerprint = shard_path(out, shard), document_fingerprint(artifact)
+    extra = shard.metadata(corpus_key(corpus), batch_size) if shard.distributed else {}
+    if extra and (documents := _finished_shard(path, fingerprint, extra)) is not None:
+        return EncodedShard(path, documents, kept=True)
     documents = _unique(read_corpus(corpus, fields))
-    encoder = DocumentEncoder(artifact, device=device)
+    encoder = DocumentEncoder(artifact, device=shard.device(device))
+    if shard.distributed:
+        documents = [documents[i] for i in shard.batch_rows(_token_lengths(encoder, documents), batch_size)]
     vectors = encoder.encode([d.encoder_text() for d in documents], batch_size=batch_size, show_progress=show_progress)
-    return save_vectors(out, documents, vectors.dense, vectors.sparse, document_fingerprint(artifact),
-                        artifact.config.vocab_size, source=Path(corpus).name)
+    save_vectors(path, documents, vectors.dense, vectors.sparse, fingerprint, artifact.config.vocab_size,
+                 source=Path(corpus).name, extra=extra)
+    return EncodedShard(path, len(documents), kept=False)
+
+
+def _token_lengths(encoder, documents: list[StoredDocument], chunk: int = 4096) -> np.ndarray:
+    """Each document's length in tokens as the encoder batches it (its own tokenisation: truncation,
+    specials, stripping), a chunk at a time so that only the lengths are kept."""
+    lengths = np.zeros(len(documents), dtype=np.int64)
+    for start in range(0, len(documents), chunk):
+        texts = [d.encoder_text() for d in documents[start:start + chunk]]
+        lengths[start:start + len(texts)] = [len(ids) for ids in encoder._token_ids(texts)]
+    return lengths
+
+
+def _finished_shard(path: Path, fingerprint: str, extra: dict[str, str]) -> int | None:
+    """The document count of a shard file an earlier run finished for the same job, else None (encode it).
+    Files are written whole (`.partial` → rename), so one that reads back is finished."""
+    if not path.is_file():
+        return None
+    try:
+        file = read_vector_file(path)
+    except VectorsError:
+        return None  # damaged: encoded again
+    same = file.fingerprint == fingerprint and all(file.meta.get(k) == v for k, v in extra.items())
+    return len(json.loads(file.meta["ids"])) if same and "ids" in file.meta else None
 
 
 def _unique(documents) -> list[StoredDocument]:
@@ -127,8 +172,24 @@ def _unique(documents) -> list[StoredDocument]:
 # -- reading --------------------------------------------------------------------------------------
 
 def load_vectors(path: str | Path, artifact: Artifact | None = None) -> DocumentVectors:
-    """Read a vector file; with `artifact`, refuse it unless the artifact's document side wrote it."""
+    """Read a vector file, or the shard files `encode-corpus --out PATH` wrote under torchrun (merged);
+    with `artifact`, refuse it unless the artifact's document side wrote it."""
     path = Path(path)
+    shards = shard_files(path)
+    if shards and path.exists():
+        raise VectorsError(f"both {path} and its shard files ({shards[0].name} ...) exist, from two runs of "
+                           "encode-corpus; delete the one of the older run")
+    if shards:
+        return _merge([_load_file(p, artifact) for p in shards], path)
+    vectors = _load_file(path, artifact)
+    world = vectors.meta.get("shard_world_size")
+    if world is not None:
+        raise VectorsError(f"{path} is one shard of {world} (rank {vectors.meta['shard_rank']}); pass the --out name "
+                           "encode-corpus was given, which reads all the shards")
+    return vectors
+
+
+def _load_file(path: Path, artifact: Artifact | None) -> DocumentVectors:
     if not path.is_file():
         raise VectorsError(f"document-vector file {path} does not exist; make one with `lightretriever encode-corpus`")
     file = read_vector_file(path)
@@ -145,6 +206,29 @@ def load_vectors(path: str | Path, artifact: Artifact | None = None) -> Document
                          tensors["sparse_values"].astype(np.float32))
     return DocumentVectors(ids=json.loads(meta["ids"]), dense=file.dense, sparse=sparse, digests=file.digests,
                            fingerprint=fingerprint, meta=meta)
+
+
+def _merge(parts: list[DocumentVectors], out: Path) -> DocumentVectors:
+    """One DocumentVectors of the shards of one run (rank order), checked to be that run's."""
+    first = parts[0].meta
+    for rank, part in enumerate(parts):
+        for key, expected in (("shard_rank", str(rank)), ("corpus_key", first.get("corpus_key")),
+                              ("shard_batch_size", first.get("shard_batch_size")),
+                              ("document_fingerprint", first["document_fingerprint"])):
+            if part.meta.get(key) != expected:
+                raise VectorsError(f"shard {rank} of {out} does not belong with shard 0 (its {key} differs: another "
+                                   "corpus, encoder or run); rerun encode-corpus with all processes")
+    ids = [doc_id for part in parts for doc_id in part.ids]
+    if len(set(ids)) != len(ids):
+        raise VectorsError(f"the shard files of {out} repeat document ids; rerun encode-corpus with all processes")
+    offsets = np.cumsum([0] + [len(part.sparse.indices) for part in parts[:-1]])
+    indptr = np.concatenate([[0]] + [part.sparse.indptr[1:] + o for part, o in zip(parts, offsets)])
+    sparse = SparseBatch(indptr, np.concatenate([p.sparse.indices for p in parts]),
+                         np.concatenate([p.sparse.values for p in parts]))
+    meta = {k: v for k, v in first.items() if k not in ("shard_rank", "ids")}
+    return DocumentVectors(ids=ids, dense=np.concatenate([p.dense for p in parts]), sparse=sparse,
+                           digests=np.concatenate([p.digests for p in parts]), fingerprint=parts[0].fingerprint,
+                           meta=meta)
 
 
 # -- the live check -------------------------------------------------------------------------------

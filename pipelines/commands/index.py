@@ -1,11 +1,17 @@
 """Encode a JSONL corpus (one document per line; BEIR corpus.jsonl works, .jsonl.gz too) and store
 each document's dense and sparse vectors with its text and metadata in a Qdrant collection. The
-corpus is checked whole before the model loads; an interrupted run continues with `--resume`."""
+corpus is checked whole before the model loads; an interrupted run continues with `--resume`.
+
+`--vectors OUT` also takes what `encode-corpus --out OUT` wrote under torchrun: the shard files
+OUT.rankR-of-N.safetensors, checked complete and merged (the embedded engine has one writer: index them in
+one process). Under `torchrun` / `accelerate launch` with a Qdrant URL (`--store http://…`) every process
+upserts its own share of the corpus (each id by one rank; with --vectors, its vectors from the file)."""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 
 from ..arguments import positive_int
 from .options import (add_artifact_argument, add_corpus_option, add_device_option, add_field_options, add_store_options,
@@ -42,15 +48,18 @@ def run(args) -> None:
     from lightretriever.components import Artifact
     from lightretriever.components.corpus import count_documents
 
+    from ..sharding import Shard
     from ..vectors import load_vectors
 
+    shard = Shard.from_environment()
+    _check_one_writer(args.store, shard)
     if not args.vectors:  # the model will run: without torch, say which extra to install before reading anything
         from lightretriever.components import DocumentEncoder  # noqa: F401
     total = count_documents(args.corpus)  # a missing or undecodable corpus: refused before the model or the store
     # with --vectors the model is never run: the query side (tokenizer, table) and the fingerprint suffice
     artifact = Artifact.load(args.artifact, need_document_model=not args.vectors)
     vectors = load_vectors(args.vectors, artifact) if args.vectors else None
-    report, store = _index(args, artifact, vectors, total)
+    report, store = _index(args, artifact, vectors, total, shard)
     if report.duplicate_ids:
         print(f"warning: {report.duplicate_ids} documents repeat an earlier id; the last copy is stored",
               file=sys.stderr)
@@ -62,22 +71,45 @@ def run(args) -> None:
               f"skipped {report.skipped}; the collection holds {report.count} documents ({report.seconds:.1f} s)")
 
 
-def _index(args, artifact, vectors, total: int):
-    from lightretriever.components import DocumentEncoder
-    from lightretriever.components.store import CollectionSchema, QdrantHybridStore
+def _check_one_writer(location: str, shard) -> None:
+    """Several processes may share a Qdrant server; an embedded store (or :memory:) has one writer."""
+    from lightretriever.components.errors import InvalidArgumentError
 
-    from ..indexing import index_corpus
+    if shard.distributed and not str(location).startswith(("http://", "https://")):
+        raise InvalidArgumentError(
+            f"--store {location} under {shard.world_size} processes (torchrun / accelerate): the embedded engine has "
+            "one writer; run `encode-corpus --out OUT` under torchrun, then `index --vectors OUT` in one process, or "
+            "give a Qdrant URL (--store http://...) that every process writes to")
+
+
+def _open_store(args, artifact, shard):
+    from lightretriever.components.errors import StoreError
+    from lightretriever.components.store import CollectionSchema, QdrantHybridStore
 
     cluster = {k: v for k, v in (("shard_number", args.shard_number), ("replication_factor", args.replication_factor))
                if v is not None}
-    store = QdrantHybridStore.from_location(args.store, args.collection, schema=CollectionSchema.from_artifact(artifact),
-                                            on_disk=args.on_disk,
-                                            index=index_settings(args), **cluster)
+    for attempt in range(6 if shard.rank else 1):  # the other ranks may race rank 0 creating the collection
+        try:
+            return QdrantHybridStore.from_location(args.store, args.collection, on_disk=args.on_disk,
+                                                   index=index_settings(args),
+                                                   schema=CollectionSchema.from_artifact(artifact), **cluster)
+        except StoreError:
+            if attempt == 5 or not shard.rank:
+                raise
+            time.sleep(1 + attempt)
+
+
+def _index(args, artifact, vectors, total: int, shard):
+    from lightretriever.components import DocumentEncoder
+
+    from ..indexing import index_corpus
+
+    store = _open_store(args, artifact, shard)
     try:
-        encoder = None if vectors else DocumentEncoder(artifact, device=args.device)
+        encoder = None if vectors else DocumentEncoder(artifact, device=shard.device(args.device))
         report = index_corpus(args.corpus, store, encoder, batch_size=args.batch_size, resume=args.resume,
                               fields=field_map(args), limit=args.limit, vectors=vectors,
-                              show_progress=not args.json or sys.stderr.isatty(), total=total)
+                              show_progress=not args.json or sys.stderr.isatty(), total=total, shard=shard)
     finally:
         store.close()
     return report, store
