@@ -73,12 +73,13 @@ class Shard:
 
     def device(self, device: str | None) -> str | None:
         """The device of this rank: one GPU per local rank when CUDA is asked for (or the default on a
-        CUDA machine); a given index (cuda:1) or another device is kept as given."""
+        CUDA machine; more processes than GPUs share them round robin); a given index (cuda:1) or another
+        device is kept as given."""
         if not self.distributed or (device is not None and device != "cuda"):
             return device
         import torch
 
-        return f"cuda:{self.local_rank}" if torch.cuda.is_available() else device
+        return f"cuda:{self.local_rank % torch.cuda.device_count()}" if torch.cuda.is_available() else device
 
     def metadata(self, corpus_key: str, batch_size: int) -> dict[str, str]:
         """What a shard file records so that `index --vectors` can check a set of them is one run."""

@@ -43,6 +43,19 @@ def test_the_environment_names_the_shard():
             Shard.from_environment(bad)
 
 
+def test_each_rank_takes_the_gpu_of_its_local_rank(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert [Shard(r, 3, r).device(None) for r in range(3)] == ["cuda:0", "cuda:1", "cuda:0"]
+    assert Shard(1, 2, 1).device("cuda") == "cuda:1"
+    assert Shard(1, 2, 1).device("cpu") == "cpu" and Shard(1, 2, 1).device("cuda:0") == "cuda:0"
+    assert Shard(0, 1).device(None) is None  # a single process: the encoder's own default
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert Shard(1, 2, 1).device(None) is None
+
+
 def test_the_shards_are_disjoint_and_cover_the_corpus():
     ids = [f"doc-{i}" for i in range(300)]
     owners = [[r for r in range(3) if Shard(r, 3).holds(i)] for i in ids]
