@@ -221,3 +221,29 @@ def test_torchrun_encodes_one_shard_per_rank_and_index_merges_them(minilm_artifa
     shard_files(out)[1].unlink()
     assert _torchrun_encode(minilm_artifact, corpus, out, port=29542) == lines
     assert shard_files(out)[0].stat().st_mtime_ns == kept
+
+
+def test_the_other_ranks_wait_for_rank_0_to_create_the_collection(minilm_artifact, monkeypatch):
+    """Against a server every rank opens the collection; rank 0 may still be creating it."""
+    from argparse import Namespace
+
+    from lightretriever.components.errors import StoreError
+    from lightretriever.components.store import QdrantHybridStore
+    from lightretriever.pipelines.commands import index
+
+    calls = []
+
+    def open_once_busy(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise StoreError("collection 'c' already exists")
+        return "store"
+
+    monkeypatch.setattr(QdrantHybridStore, "from_location", open_once_busy)
+    monkeypatch.setattr(index.time, "sleep", lambda seconds: None)
+    args = Namespace(store="http://qdrant:6333", collection="c", on_disk=False, shard_number=None,
+                     replication_factor=None)
+    assert index._open_store(args, minilm_artifact, Shard(1, 2)) == "store" and len(calls) == 2
+    calls.clear()
+    with pytest.raises(StoreError, match="already exists"):
+        index._open_store(args, minilm_artifact, Shard(0, 2))  # rank 0 creates it: an error is real
