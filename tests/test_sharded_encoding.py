@@ -225,7 +225,7 @@ def test_torchrun_encodes_one_shard_per_rank_and_index_merges_them(minilm_artifa
 
 def test_the_other_ranks_wait_for_rank_0_to_create_the_collection(minilm_artifact, monkeypatch):
     """Against a server every rank opens the collection; rank 0 may still be creating it."""
-    from argparse import Namespace
+    from argparse import ArgumentParser
 
     from lightretriever.components.errors import StoreError
     from lightretriever.components.store import QdrantHybridStore
@@ -241,8 +241,10 @@ def test_the_other_ranks_wait_for_rank_0_to_create_the_collection(minilm_artifac
 
     monkeypatch.setattr(QdrantHybridStore, "from_location", open_once_busy)
     monkeypatch.setattr(index.time, "sleep", lambda seconds: None)
-    args = Namespace(store="http://qdrant:6333", collection="c", on_disk=False, shard_number=None,
-                     replication_factor=None)
+    parser = ArgumentParser()
+    index.add_arguments(parser)
+    args = parser.parse_args([str(minilm_artifact.root), "--corpus", "c.jsonl", "--store", "http://qdrant:6333",
+                              "--collection", "c"])
     assert index._open_store(args, minilm_artifact, Shard(1, 2)) == "store" and len(calls) == 2
     calls.clear()
     with pytest.raises(StoreError, match="already exists"):
