@@ -1,0 +1,239 @@
+"""The store at scale: 10k → 100k → 1M points, the embedded engine (and a Qdrant server when --url is given).
+
+SYNTHETIC points, not real documents: dense = random unit 384-d vectors (i.i.d. Gaussian, normalised: no
+cluster structure, the hardest case for HNSW), sparse = 24 random token ids of a 30,522-token vocabulary
+with random weights; queries are drawn the same way; payloads hold only the id. For each size and each
+setting (`default`: Qdrant's HNSW defaults; `tuned`: TUNED below), one fresh collection:
+
+  - upsert rate (points/s) and the optimize (segment merge + HNSW build) time;
+  - RSS of this process after the build, and the collection's size on disk;
+  - p50 / p99 latency of one query at a time, k=10, ids only, for dense / sparse / hybrid (dbsf);
+  - recall@10: dense against exact brute force (numpy), hybrid against the engine's exact=True hybrid.
+
+The ladder stops at the first size whose estimated memory or disk does not fit, or after a size whose
+build ran past --max-build-s; the JSON line says where and why ("stopped"). A PNG plot of latency and
+recall against size goes to --plot.
+
+    python benchmarks/scale.py [--sizes 10000,100000,1000000] [--queries 200] [--url http://host:6333]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import machine
+
+ROOT = Path(__file__).resolve().parents[1]
+DIM, VOCAB, SPARSE_NNZ, QUERY_NNZ = 384, 30522, 24, 8
+CHUNK = 5000
+TUNED = {"index": {"m": 32, "ef_construct": 256}, "search": {"hnsw_ef": 256}}
+MODES = ("dense", "sparse", "hybrid")
+BYTES_PER_POINT = DIM * 4 * 3 + SPARSE_NNZ * 8 * 3 + 400  # vectors (+ index, + our copy for truth), payload
+
+
+def unit_rows(rng, n: int) -> np.ndarray:
+    rows = rng.standard_normal((n, DIM)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def sparse_rows(rng, n: int, nnz: int) -> list:
+    from lightretriever.components.sparse import SparseVector
+
+    return [SparseVector(np.sort(rng.choice(VOCAB, nnz, replace=False)).astype(np.int64),
+                         rng.random(nnz, dtype=np.float32) + 0.1) for _ in range(n)]
+
+
+def build(store, n: int, seed: int) -> tuple[dict, np.ndarray]:
+    """Upsert n synthetic points in chunks, then optimize; (timings, the dense matrix for exact truth)."""
+    from lightretriever.components.store import StoredDocument
+
+    rng = np.random.default_rng(seed)
+    dense = np.empty((n, DIM), dtype=np.float32)
+    upsert_s = 0.0
+    for start in range(0, n, CHUNK):
+        size = min(CHUNK, n - start)
+        dense[start:start + size] = unit_rows(rng, size)
+        sparse = sparse_rows(rng, size, SPARSE_NNZ)
+        docs = [StoredDocument(id=f"p{start + i}") for i in range(size)]
+        began = time.perf_counter()
+        store.upsert(docs, dense[start:start + size], sparse)
+        upsert_s += time.perf_counter() - began
+    began = time.perf_counter()
+    store.optimize()
+    return {"upsert_points_per_s": n / upsert_s, "upsert_s": upsert_s,
+            "optimize_s": time.perf_counter() - began}, dense
+
+
+def latencies(store, queries, search: dict) -> dict:
+    """p50 / p99 ms of one query at a time per mode (k=10, ids only), after a short warm-up."""
+    dense, sparse = queries
+    out = {}
+    for mode in MODES:
+        for i in range(min(5, len(dense))):
+            store.search(dense[i], sparse[i], k=10, mode=mode, with_payload=False, **search)
+        times = []
+        for d, s in zip(dense, sparse):
+            began = time.perf_counter()
+            store.search(d, s, k=10, mode=mode, with_payload=False, **search)
+            times.append(1e3 * (time.perf_counter() - began))
+        times.sort()
+        out[mode] = {"p50_ms": statistics.median(times), "p99_ms": times[int(0.99 * (len(times) - 1))]}
+    return out
+
+
+def recalls(store, queries, points: np.ndarray, search: dict) -> dict:
+    dense, sparse = queries
+    truth = np.argsort(-(dense @ points.T), axis=1)[:, :10]
+    found = store.search_batch(dense, None, k=10, mode="dense", with_payload=False, **search)
+    dense_recall = np.mean([len({int(h.id[1:]) for h in hits} & set(t)) / 10 for hits, t in zip(found, truth)])
+    hybrid = store.search_batch(dense, sparse, k=10, with_payload=False, **search)
+    exact = store.search_batch(dense, sparse, k=10, with_payload=False, exact=True)
+    hybrid_recall = np.mean([len({h.id for h in a} & {h.id for h in b}) / max(len(b), 1)
+                             for a, b in zip(hybrid, exact)])
+    return {"dense_recall_at_10": float(dense_recall), "hybrid_recall_at_10_vs_exact": float(hybrid_recall)}
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def disk_mb(folder: Path) -> float:
+    """Blocks actually allocated (the engine's preallocated, still sparse WAL files count only what they hold)."""
+    return sum(f.stat().st_blocks * 512 for f in folder.rglob("*") if f.is_file()) / 2**20
+
+
+def one_setting(open_store, n: int, setting: str, queries, where: Path | None) -> dict:
+    """Build a fresh collection of n points with `setting`, then measure it."""
+    from lightretriever.components.store import IndexSettings
+
+    index = IndexSettings(**TUNED["index"]) if setting == "tuned" else None
+    search = TUNED["search"] if setting == "tuned" else {}
+    store = open_store(f"scale-{n}-{setting}", index)
+    try:
+        timings, points = build(store, n, seed=n)
+        figures = {**timings, "rss_mb": rss_mb(), "latency": latencies(store, queries, search),
+                   **recalls(store, queries, points, search)}
+    finally:
+        store.close()
+    if where is not None:
+        figures["disk_mb"] = disk_mb(where / f"scale-{n}-{setting}")
+    return figures
+
+
+def fits(n: int, work: Path) -> str | None:
+    """Why n points would not fit (memory or disk), or None."""
+    need = n * BYTES_PER_POINT * 2  # two collections' worth of headroom: the engine merges beside the old
+    available_ram = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    free_disk = shutil.disk_usage(work).free
+    if need > available_ram:
+        return f"{n} points need ~{need / 2**30:.1f} GiB of memory; {available_ram / 2**30:.1f} GiB is available"
+    if need > free_disk:
+        return f"{n} points need ~{need / 2**30:.1f} GiB on disk; {free_disk / 2**30:.1f} GiB is free at {work}"
+    return None
+
+
+def ladder(open_store, sizes: list[int], n_queries: int, work: Path, where: Path | None,
+           max_build_s: float) -> tuple[list[dict], str | None]:
+    rng = np.random.default_rng(12345)
+    queries = (unit_rows(rng, n_queries), sparse_rows(rng, n_queries, QUERY_NNZ))
+    rows = []
+    for n in sizes:
+        problem = fits(n, work)
+        if problem:
+            return rows, problem
+        row = {"points": n, **{setting: one_setting(open_store, n, setting, queries, where)
+                               for setting in ("default", "tuned")}}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        build_s = max(row[s]["upsert_s"] + row[s]["optimize_s"] for s in ("default", "tuned"))
+        if build_s > max_build_s and n != sizes[-1]:
+            return rows, f"the build at {n} points took {build_s:.0f} s (> --max-build-s {max_build_s:.0f})"
+    return rows, None
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [r["points"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for setting, style in (("default", "-"), ("tuned", "--")):
+        for mode in MODES:
+            left.plot(sizes, [r[setting]["latency"][mode]["p50_ms"] for r in rows], style, marker="o",
+                      label=f"{mode} ({setting})")
+        right.plot(sizes, [r[setting]["dense_recall_at_10"] for r in rows], style, marker="o", label=f"dense ({setting})")
+        right.plot(sizes, [r[setting]["hybrid_recall_at_10_vs_exact"] for r in rows], style, marker="s",
+                   label=f"hybrid ({setting})")
+    for axis, label in ((left, "p50 latency, ms (one query, k=10)"), (right, "recall@10 vs exact")):
+        axis.set_xscale("log")
+        axis.set_xlabel("points (synthetic, 384-d)")
+        axis.set_ylabel(label)
+        axis.legend(fontsize=7)
+    fig.suptitle("Embedded qdrant-edge store at scale (synthetic points)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
+def embedded_opener(work: Path):
+    from lightretriever.components.store import CollectionSchema, QdrantHybridStore
+
+    schema = CollectionSchema(dense_dim=DIM, vocab_size=VOCAB, document_fingerprint="synthetic")
+    return lambda name, index: QdrantHybridStore(work, collection=name, schema=schema, index=index)
+
+
+def server_opener(url: str):
+    from lightretriever.components.store import CollectionSchema, QdrantHybridStore
+
+    schema = CollectionSchema(dense_dim=DIM, vocab_size=VOCAB, document_fingerprint="synthetic")
+    return lambda name, index: QdrantHybridStore(url=url, collection=f"{name}-{int(time.time())}", schema=schema,
+                                                 index=index)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated point counts")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--work", help="directory for the embedded collections (default: a temporary one, removed)")
+    parser.add_argument("--url", help="also measure a Qdrant server at this URL (skipped when absent)")
+    parser.add_argument("--max-build-s", type=float, default=3600.0,
+                        help="stop the ladder after a size whose build took longer than this")
+    parser.add_argument("--plot", default=str(ROOT / "benchmarks" / "results" / "scale.png"))
+    args = parser.parse_args(argv)
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="lightretriever-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        rows, stopped = ladder(embedded_opener(work), sizes, args.queries, work, work, args.max_build_s)
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+    server = "skipped: no --url given"
+    if args.url:
+        server_rows, server_stopped = ladder(server_opener(args.url), sizes, args.queries,
+                                             Path(tempfile.gettempdir()), None, args.max_build_s)
+        server = {"rows": server_rows, "stopped": server_stopped}
+    if rows:
+        plot(rows, Path(args.plot))
+    print(json.dumps({"benchmark": "scale", "data": "synthetic: random unit 384-d dense, 24-token random sparse",
+                      "tuned": TUNED, "rows": rows, "stopped": stopped, "server": server,
+                      "plot": args.plot if rows else None, "machine": machine()}))
+
+
+if __name__ == "__main__":
+    main()
