@@ -36,7 +36,11 @@ class DocumentEncoder:
     def __init__(self, artifact: Artifact, device: str | torch.device | None = None,
                  dtype: str | torch.dtype | None = None, sparse: SparseSettings | None = None,
                  max_length: int | None = None):
-        """`max_length` truncates documents at fewer tokens than the artifact's `max_document_length`
+        """`dtype`: "auto" = bfloat16 where it is native (CUDA with bf16; a CPU with AMX / AVX512-BF16 whose
+        bf16 matmul measures faster: 2-3x docs/s, dense cosine >= 0.995 vs float32), float32 elsewhere;
+        None = "auto" on CUDA, float32 on CPU (for now: see `backbones.resolve_dtype`); or an explicit
+        "float32" / "bfloat16" / "float16". Vectors come out float32 whatever the forward dtype.
+        `max_length` truncates documents at fewer tokens than the artifact's `max_document_length`
         (for cheap approximate vectors, e.g. `adapt`'s training targets; never for an index)."""
         self.artifact = artifact
         self.config = artifact.config
