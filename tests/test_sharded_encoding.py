@@ -167,9 +167,10 @@ def test_index_under_several_processes_refuses_an_embedded_store(minilm_artifact
 
 # -- the acceptance run: two CPU processes under torchrun vs one process ------------------------
 
-def _torchrun_encode(artifact, corpus: Path, out: Path, port: int) -> list[dict]:
+def _torchrun_encode(artifact, corpus: Path, out: Path) -> list[dict]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+    # --standalone: torchrun picks a free port (two test runs at once must not collide on a fixed one)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "lightretriever.pipelines.cli", "encode-corpus", str(artifact.root), "--corpus", str(corpus),
                "--out", str(out), "--json", "--device", "cpu"]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
@@ -188,11 +189,22 @@ def _search(artifact, store: Path) -> list[list[tuple[str, float]]]:
         searcher.store.close()
 
 
+def _ranking(hits: list[tuple[str, float]]) -> list[frozenset[str]]:
+    """Hit ids in rank order, hits whose scores differ by under 1e-6 (relative) as one group."""
+    groups: list[set[str]] = []
+    for n, (doc_id, score) in enumerate(hits):
+        if n and abs(hits[n - 1][1] - score) <= 1e-6 * abs(score):
+            groups[-1].add(doc_id)
+        else:
+            groups.append({doc_id})
+    return [frozenset(g) for g in groups]
+
+
 @pytest.mark.slow
 def test_torchrun_encodes_one_shard_per_rank_and_index_merges_them(minilm_artifact, tmp_path):
     corpus = _corpus(tmp_path / "corpus.jsonl")
     out = tmp_path / "sharded" / "vectors.safetensors"
-    lines = _torchrun_encode(minilm_artifact, corpus, out, port=29541)
+    lines = _torchrun_encode(minilm_artifact, corpus, out)
     assert [(r["rank"], r["world_size"]) for r in lines] == [(0, 2), (1, 2)]
     assert sum(r["documents"] for r in lines) == 40 and all(r["documents"] for r in lines)
     assert not out.exists() and len(shard_files(out)) == 2
@@ -212,14 +224,15 @@ def test_torchrun_encodes_one_shard_per_rank_and_index_merges_them(minilm_artifa
                 str(tmp_path / name), "--collection", "c")
     sharded_hits, single_hits = _search(minilm_artifact, tmp_path / "sharded"), _search(minilm_artifact, tmp_path / "single")
     for a, b in zip(sharded_hits, single_hits):
-        assert [i for i, _ in a] == [i for i, _ in b] and len(a) == 10
-        # the same vectors; the engine's fusion sums in its own order (float32 rounding)
-        np.testing.assert_allclose([s for _, s in a], [s for _, s in b], rtol=1e-6)
+        # the same vectors; the engine's fusion sums in its own order, so scores agree to float32 rounding
+        # and only hits tied to that rounding may swap places
+        assert len(a) == 10 and _ranking(a) == _ranking(b)
+        np.testing.assert_allclose(sorted(s for _, s in a), sorted(s for _, s in b), rtol=1e-6)
 
     # resumable per shard: a finished shard is kept, a missing one is encoded again
     kept = shard_files(out)[0].stat().st_mtime_ns
     shard_files(out)[1].unlink()
-    assert _torchrun_encode(minilm_artifact, corpus, out, port=29542) == lines
+    assert _torchrun_encode(minilm_artifact, corpus, out) == lines
     assert shard_files(out)[0].stat().st_mtime_ns == kept
 
 
