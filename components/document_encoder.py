@@ -64,7 +64,7 @@ class DocumentEncoder:
 
     def encode(self, texts: list[str], batch_size: int = 32, show_progress: bool = True) -> DocumentEmbeddings:
         texts = check_texts(texts, kind="document")
-        ids = self._token_ids(texts)
+        ids = self.token_ids(texts)
         dense = np.zeros((len(ids), self.dim), dtype=np.float32)
         rows: list = [None] * len(ids)
         with progress(len(ids), unit="doc", desc="Encoding documents", enabled=show_progress) as bar:
@@ -81,7 +81,7 @@ class DocumentEncoder:
         """Dense vectors only, float32 [n, dim]: the vocabulary head is half of a document pass, and
         training against frozen documents (or a full-model query teacher) never uses it."""
         texts = check_texts(texts, kind="document")
-        ids = self._token_ids(texts)
+        ids = self.token_ids(texts)
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
         with progress(len(ids), unit="text", desc=description, enabled=show_progress) as bar:
             for batch in length_sorted_batches([len(x) for x in ids], batch_size):
@@ -89,7 +89,8 @@ class DocumentEncoder:
                 bar.update(len(batch))
         return out
 
-    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Each text's token ids as this encoder feeds them (specials added, truncated), e.g. to plan batches."""
         # Surrounding whitespace is dropped first: byte-level BPE would turn it into tokens.
         return [e.ids for e in self._tokenizer.encode_batch([t.strip() for t in texts], add_special_tokens=True)]
 

@@ -147,7 +147,7 @@ def _token_lengths(encoder, documents: list[StoredDocument], chunk: int = 4096) 
     lengths = np.zeros(len(documents), dtype=np.int64)
     for start in range(0, len(documents), chunk):
         texts = [d.encoder_text() for d in documents[start:start + chunk]]
-        lengths[start:start + len(texts)] = [len(ids) for ids in encoder._token_ids(texts)]
+        lengths[start:start + len(texts)] = [len(ids) for ids in encoder.token_ids(texts)]
     return lengths
 
 

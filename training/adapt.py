@@ -108,7 +108,7 @@ def adapt_artifact(base: str | Path, documents: Sequence[StoredDocument], out: s
 
     say("[adapt] base artifact")
     artifact = step("base", lambda: _base_artifact(base, work / "base", show_progress))
-    dtype = _forward_dtype(config.dtype, config.device)
+    dtype = config.dtype  # "auto": components/backbones.default_dtype (bf16 where it runs natively)
     say(f"[adapt] corpus: {len(corpus)} documents; IDF over all of them")
     tokenizer = QueryTokenizer(artifact)
     idf = step("idf", lambda: corpus_idf(tokenizer, [d.encoder_text() for d in corpus.values()],
@@ -167,24 +167,6 @@ def _unique_documents(documents: Sequence[StoredDocument]) -> dict[str, StoredDo
         if doc.encoder_text().strip():
             corpus[doc.id] = doc
     return corpus
-
-
-def _forward_dtype(dtype: str | None, device: str | None) -> str | None:
-    if dtype != "auto":
-        return dtype
-    if device not in (None, "cpu"):
-        return None  # DocumentEncoder's own default (bf16 on CUDA where supported)
-    return "bfloat16" if cpu_has_native_bf16() else "float32"
-
-
-def cpu_has_native_bf16() -> bool:
-    """AMX-BF16 or AVX512-BF16 in /proc/cpuinfo: there bf16 matmuls run ~2x fp32 (measured on
-    MiniLM: 16.4 vs 8.7 docs/s), elsewhere they are emulated and slower than fp32."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return " amx_bf16" in flags or " avx512_bf16" in flags
 
 
 def corpus_idf(tokenizer: QueryTokenizer, texts: list[str], vocab_size: int, show_progress: bool = False,

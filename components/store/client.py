@@ -20,7 +20,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from ..errors import StoreAuthError, StoreError, StoreInUseError
 from .filters import translate
-from .plan import Plan, RawHit, native_vectors, payload_selection, plain_vectors
+from .plan import Plan, RawHit, native_vectors, payload_selection, plain_vectors, request_parts
 from .redact import mentions, redact, scrub
 from .schema import DENSE_VECTOR, SPARSE_VECTOR, CollectionSchema
 from .tuning import INT8_QUANTILE, IndexSettings
@@ -227,9 +227,7 @@ class ClientBackend:
         return [[RawHit(str(p.id), float(p.score), p.payload or {}) for p in r.points] for r in responses]
 
     def _request(self, plan: Plan) -> m.QueryRequest:
-        flt = translate(plan.filters, _DIALECT)
-        payload = payload_selection(plan.with_payload)
-        params = m.SearchParams(hnsw_ef=plan.hnsw_ef, exact=plan.exact) if plan.hnsw_ef or plan.exact else None
+        flt, payload, params = request_parts(plan, _DIALECT, m.SearchParams)
         if len(plan.legs) == 1:
             leg = plan.legs[0]
             return m.QueryRequest(query=_vector(leg), using=leg.using, limit=plan.limit, filter=flt,

@@ -31,7 +31,7 @@ from ..errors import LightRetrieverError, StoreError, StoreFullError
 from .disk import OPEN_FLOOR_MB, ensure_free_space, used_bytes
 from .filters import translate
 from .lock import DirectoryLock
-from .plan import Plan, RawHit, native_vectors, payload_selection, plain_vectors
+from .plan import Plan, RawHit, native_vectors, payload_selection, plain_vectors, request_parts
 from .schema import DENSE_VECTOR, SPARSE_VECTOR, CollectionSchema
 from .tuning import HNSW_DEFAULTS, INT8_QUANTILE, IndexSettings
 
@@ -266,9 +266,7 @@ class EdgeBackend:
                 else [RawHit(None, p.score, p.payload or {}) for p in points] for plan, points in zip(plans, results)]
 
     def _request(self, plan: Plan) -> q.QueryRequest:
-        flt = translate(plan.filters, _DIALECT)
-        payload = payload_selection(plan.with_payload)
-        params = q.SearchParams(hnsw_ef=plan.hnsw_ef, exact=plan.exact) if plan.hnsw_ef or plan.exact else None
+        flt, payload, params = request_parts(plan, _DIALECT, q.SearchParams)
         if len(plan.legs) == 1:
             leg = plan.legs[0]
             return q.QueryRequest(limit=plan.limit, query=_nearest(leg), filter=flt, with_payload=payload,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..sparse import SparseVector
+from .filters import Dialect, translate
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,13 @@ ID_ONLY = ("id",)
 def payload_selection(with_payload: bool | tuple[str, ...]) -> bool | list[str]:
     """Plan.with_payload as both engines take it: True / False, or a list of fields to include."""
     return list(with_payload) if isinstance(with_payload, tuple) else with_payload
+
+
+def request_parts(plan: "Plan", dialect: Dialect, params_type) -> tuple[Any, bool | list[str], Any]:
+    """What every request of `plan` carries on either engine: its filter (in the engine's `dialect`), the
+    payload selection, and `params_type(hnsw_ef, exact)` (the engine's SearchParams) or None for defaults."""
+    params = params_type(hnsw_ef=plan.hnsw_ef, exact=plan.exact) if plan.hnsw_ef or plan.exact else None
+    return translate(plan.filters, dialect), payload_selection(plan.with_payload), params
 
 
 @dataclass(frozen=True)
