@@ -10,6 +10,7 @@ Weights load from safetensors (or GGUF through transformers); never pickles, nev
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Callable
@@ -155,7 +156,8 @@ def load_hf_model(source: str | Path, backbone: str, sparse_head: str, gguf_file
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
     try:
-        model = cls.from_pretrained(str(source), **kwargs)
+        with no_weight_bar():
+            model = cls.from_pretrained(str(source), **kwargs)
     except Exception as exc:  # OSError, SafetensorError, ValueError/KeyError from a damaged config, ...
         raise ArtifactError(
             f"cannot load the document model from {source} ({type(exc).__name__}: {_first_line(exc)}); it must be "
@@ -164,6 +166,21 @@ def load_hf_model(source: str | Path, backbone: str, sparse_head: str, gguf_file
             "`lightretriever build`"
         ) from exc
     return model.eval()
+
+
+@contextlib.contextmanager
+def no_weight_bar():
+    """transformers' "Loading weights" / "Writing model shards" bars off: sub-second for a local model,
+    and carriage-return spam in a log (our own progress is components/progress.py)."""
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -29,6 +29,7 @@ class BM25Baseline:
         self.ids = ids
         self.stemmer, self.stemmer_name = english_stemmer()
         started = time.perf_counter()
+        show_progress = _bars(show_progress)
         tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=show_progress)
         self.retriever = bm25s.BM25()
         self.retriever.index(tokens, show_progress=show_progress)
@@ -42,10 +43,18 @@ class BM25Baseline:
     def search(self, tokens: list[list[str]], k: int, show_progress: bool = True) -> list[list[str]]:
         """Top-k document ids per query; documents scoring 0 (no shared term) are not results."""
         k = min(k, len(self.ids))
-        rows, scores = self.retriever.retrieve(tokens, k=k, show_progress=show_progress)
+        rows, scores = self.retriever.retrieve(tokens, k=k, show_progress=_bars(show_progress))
         return [self._ranked(r, s) for r, s in zip(rows, scores)]
 
     def _ranked(self, rows: np.ndarray, scores: np.ndarray) -> list[str]:
         # ties broken by id, as the store does, so the ranking does not depend on bm25s' internals
         hits = sorted((-float(s), self.ids[int(r)]) for r, s in zip(rows, scores) if s > 0)
         return [doc for _, doc in hits]
+
+
+def _bars(show_progress: bool) -> bool:
+    """bm25s draws tqdm bars of its own: only where components/progress.py would draw one (a terminal),
+    never as carriage-return spam in a log."""
+    from lightretriever.components.progress import progress_mode
+
+    return progress_mode(show_progress) == "bar"

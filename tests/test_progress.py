@@ -114,3 +114,18 @@ def test_lines_go_to_the_logger_when_logging_shows_info(capsys, monkeypatch, cap
             bar.update(4)
     assert capsys.readouterr().err == ""
     assert [r.getMessage() for r in caplog.records][-1].startswith("indexing: 4/4 (100.0 %)")
+
+
+def test_third_party_bars_follow_the_same_rule(tiny_llama_artifact, capfd, monkeypatch):
+    """bm25s' own bars and transformers' "Loading weights" bar: nothing of them reaches a log."""
+    from lightretriever.components.backbones import load_backbone
+    from lightretriever.pipelines.bm25 import _bars
+
+    monkeypatch.delenv("LIGHTRETRIEVER_PROGRESS", raising=False)
+    assert _bars(True) is False and _bars(False) is False  # pytest's stderr is not a terminal
+    monkeypatch.setenv("LIGHTRETRIEVER_PROGRESS", "bar")
+    assert _bars(True) is True
+    capfd.readouterr()
+    load_backbone(tiny_llama_artifact)
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "\r" not in err

@@ -23,7 +23,7 @@ from tokenizers import Tokenizer, normalizers, processors
 
 from lightretriever.components.artifact import (TOKENIZER_FILE, Artifact, ArtifactConfig,
                                                 UNTRAINED_SPARSE, DocumentModelSpec, SparseSettings, SpecialTokens)
-from lightretriever.components.backbones import resolve_device, wrap_model
+from lightretriever.components.backbones import no_weight_bar, resolve_device, wrap_model
 from lightretriever.components.errors import ArtifactError
 from lightretriever.components.fingerprint import weights_digest
 
@@ -107,7 +107,7 @@ def _save_document_model(model, base: BaseModel, target: Path) -> None:
     source = Path(base.source)
     weights = sorted(source.glob("*.safetensors")) if base.gguf_file is None and source.is_dir() else []
     if not weights or not (source / "config.json").is_file():
-        with _no_weight_bar():
+        with no_weight_bar():
             model.save_pretrained(str(target), safe_serialization=True)
         return
     target.mkdir(parents=True)
@@ -183,7 +183,7 @@ def _load_model(base: BaseModel, backbone: str, sparse_head: str | None, explain
     if not base.gguf_file:
         kwargs["use_safetensors"] = True
     if backbone == "decoder":
-        with _no_weight_bar():
+        with no_weight_bar():
             model = AutoModelForCausalLM.from_pretrained(base.source, **kwargs).eval()
         return (_forget_gguf(model) if base.gguf_file else model), "lm_head"
     if sparse_head in (None, "mlm_head"):
@@ -195,7 +195,7 @@ def _load_model(base: BaseModel, backbone: str, sparse_head: str | None, explain
         if explain:
             print(f"build: no trained MLM head in {base.source} ({_key_groups(missing)} missing, as expected for "
                   "a sentence-embedding checkpoint): the sparse head is tied_embeddings", file=sys.stderr)
-    with _no_weight_bar():  # its report, if any, is not expected: it stays visible
+    with no_weight_bar():  # its report, if any, is not expected: it stays visible
         return AutoModel.from_pretrained(base.source, **kwargs).eval(), "tied_embeddings"
 
 
@@ -233,26 +233,11 @@ def _held_transformers_report(held: list):
     source.addHandler(handler)
     source.propagate = False
     try:
-        with _no_weight_bar():
+        with no_weight_bar():
             yield
     finally:
         source.removeHandler(handler)
         source.propagate = propagates
-
-
-@contextlib.contextmanager
-def _no_weight_bar():
-    """transformers' "Loading weights" bar is off: sub-second for a local model, and carriage-return
-    spam in a log."""
-    from transformers.utils import logging as hf_logging
-
-    shown = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if shown:
-            hf_logging.enable_progress_bar()
 
 
 def _key_groups(keys: list[str]) -> str:
