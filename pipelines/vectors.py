@@ -121,18 +121,19 @@ class EncodedShard:
 
 def encode_corpus(artifact: Artifact, corpus: str | Path, out: str | Path, *, batch_size: int = 32,
                   device: str | None = None, fields=None, show_progress: bool = True,
-                  shard: Shard = Shard()) -> EncodedShard:
+                  shard: Shard = Shard(), dtype: str | None = None) -> EncodedShard:
     """Encode the documents of `corpus` that are `shard`'s (all of them in a single process) with the
     artifact's document encoder and save their vectors to `shard_path(out, shard)`."""
     from lightretriever.components.corpus import read_corpus
     from lightretriever.components.document_encoder import DocumentEncoder
 
     path, fingerprint = shard_path(out, shard), document_fingerprint(artifact)
-    extra = shard.metadata(corpus_key(corpus), batch_size) if shard.distributed else {}
+    # a kept shard must come from the same forward dtype: bf16 and float32 vectors differ by ~1e-3
+    extra = {**shard.metadata(corpus_key(corpus), batch_size), "dtype": dtype or "default"} if shard.distributed else {}
     if extra and (documents := _finished_shard(path, fingerprint, extra)) is not None:
         return EncodedShard(path, documents, kept=True)
     documents = _unique(read_corpus(corpus, fields))
-    encoder = DocumentEncoder(artifact, device=shard.device(device))
+    encoder = DocumentEncoder(artifact, device=shard.device(device), dtype=dtype)
     if shard.distributed:
         documents = [documents[i] for i in shard.batch_rows(_token_lengths(encoder, documents), batch_size)]
     vectors = encoder.encode([d.encoder_text() for d in documents], batch_size=batch_size, show_progress=show_progress)
@@ -213,7 +214,7 @@ def _merge(parts: list[DocumentVectors], out: Path) -> DocumentVectors:
     first = parts[0].meta
     for rank, part in enumerate(parts):
         for key, expected in (("shard_rank", str(rank)), ("corpus_key", first.get("corpus_key")),
-                              ("shard_batch_size", first.get("shard_batch_size")),
+                              ("shard_batch_size", first.get("shard_batch_size")), ("dtype", first.get("dtype")),
                               ("document_fingerprint", first["document_fingerprint"])):
             if part.meta.get(key) != expected:
                 raise VectorsError(f"shard {rank} of {out} does not belong with shard 0 (its {key} differs: another "

@@ -152,3 +152,23 @@ def test_a_bad_flag_value_stops_at_the_command_line(argv, capsys):
         main(list(argv))
     assert stop.value.code == 2
     assert "error: argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [("index", "ART", "--corpus", "C", "--store", "S"),
+                                     ("encode-corpus", "ART", "--corpus", "C", "--out", "O")])
+def test_index_and_encode_corpus_take_the_forward_dtype(command):
+    from lightretriever.training.adapt_config import FORWARD_DTYPES
+
+    assert _parse(*command).dtype is None  # DocumentEncoder's own default
+    for dtype in FORWARD_DTYPES:
+        assert _parse(*command, "--dtype", dtype).dtype == dtype
+
+
+def test_every_forward_dtype_flag_value_is_one_the_encoder_resolves():
+    import torch
+
+    from lightretriever.components.backbones import resolve_dtype
+    from lightretriever.training.adapt_config import FORWARD_DTYPES
+
+    for dtype in FORWARD_DTYPES:
+        assert resolve_dtype(dtype, torch.device("cpu")) in (torch.float32, torch.bfloat16)

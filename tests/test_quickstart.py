@@ -226,3 +226,20 @@ def test_a_slow_timing_is_reported_not_marked_failed():
     speed_line = next(line for line in text.splitlines() if "query encode step" in line)
     assert "974×" in speed_line and "900×" in speed_line and "depends on the CPU and its load" in speed_line
     assert "✗" not in text and "✓ hybrid nDCG@10" in text
+
+
+def test_encode_corpus_dtype_flag_reaches_the_encoder(minilm_artifact, small_corpus, tmp_path):
+    """`--dtype bfloat16` encodes in bf16 (vectors move a little, stay the same documents); the default is the
+    encoder's own (float32 on a CPU): the two files differ, and by no more than bf16 rounding."""
+    from lightretriever.pipelines.cli import main
+
+    files = {}
+    for dtype in (None, "bfloat16"):
+        out = tmp_path / f"{dtype}.safetensors"
+        assert main(["encode-corpus", str(minilm_artifact.root), "--corpus", str(small_corpus), "--out", str(out),
+                     *(["--dtype", dtype] if dtype else [])]) == 0
+        files[dtype] = load_vectors(out, minilm_artifact)
+    default, bf16 = files[None], files["bfloat16"]
+    assert default.ids == bf16.ids
+    cosine = np.sum(default.dense.astype(np.float32) * bf16.dense.astype(np.float32), axis=1)
+    assert cosine.min() >= 0.995 and np.abs(default.dense - bf16.dense).max() > 0

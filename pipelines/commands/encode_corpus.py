@@ -13,7 +13,8 @@ import sys
 import time
 
 from ..arguments import positive_int
-from .options import add_artifact_argument, add_corpus_option, add_device_option, add_field_options, field_map
+from .options import (add_artifact_argument, add_corpus_option, add_device_option, add_dtype_option,
+                      add_field_options, field_map)
 from .output_file import check_output_file
 
 NAME = "encode-corpus"
@@ -29,6 +30,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=32, help="documents per forward pass")
     add_field_options(parser)
     add_device_option(parser, "the device (under torchrun on CUDA: each process uses cuda:LOCAL_RANK): ")
+    add_dtype_option(parser)
     parser.add_argument("--json", action="store_true",
                         help='print {"rank", "world_size", "documents"} at the end (one line per process)')
 
@@ -47,7 +49,8 @@ def run(args) -> None:
     artifact = Artifact.load(args.artifact, need_document_model=True)
     started = time.perf_counter()
     result = encode_corpus(artifact, args.corpus, args.out, batch_size=args.batch_size, device=args.device,
-                           fields=field_map(args), shard=shard, show_progress=not args.json or sys.stderr.isatty())
+                           fields=field_map(args), shard=shard, show_progress=not args.json or sys.stderr.isatty(),
+                           dtype=args.dtype)
     if args.json:
         print(json.dumps({"rank": shard.rank, "world_size": shard.world_size, "documents": result.documents}))
         return

@@ -14,8 +14,8 @@ import sys
 import time
 
 from ..arguments import positive_int
-from .options import (add_artifact_argument, add_corpus_option, add_device_option, add_field_options, add_store_options,
-                      field_map)
+from .options import (add_artifact_argument, add_corpus_option, add_device_option, add_dtype_option, add_field_options,
+                      add_store_options, field_map)
 
 NAME = "index"
 HELP = "encode a JSONL corpus and store it in a Qdrant collection (dense + sparse)"
@@ -31,6 +31,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=256, help="documents read, encoded and written per step")
     add_field_options(parser)
     add_device_option(parser)
+    add_dtype_option(parser)
     parser.add_argument("--on-disk", action="store_true", help="keep vectors on disk (large collections)")
     add_index_settings_options(parser)
     parser.add_argument("--shard-number", type=positive_int,
@@ -106,7 +107,7 @@ def _index(args, artifact, vectors, total: int, shard):
 
     store = _open_store(args, artifact, shard)
     try:
-        encoder = None if vectors else DocumentEncoder(artifact, device=shard.device(args.device))
+        encoder = None if vectors else DocumentEncoder(artifact, device=shard.device(args.device), dtype=args.dtype)
         report = index_corpus(args.corpus, store, encoder, batch_size=args.batch_size, resume=args.resume,
                               fields=field_map(args), limit=args.limit, vectors=vectors,
                               show_progress=not args.json or sys.stderr.isatty(), total=total, shard=shard)

@@ -142,6 +142,16 @@ def add_device_option(parser, what: str = "") -> None:
                         help=f"{what}cpu, cuda, cuda:1, mps ... (default: cuda when available, else cpu)")
 
 
+def add_dtype_option(parser) -> None:
+    """The document model's forward-pass dtype (index, encode-corpus; adapt has its own, from AdaptConfig)."""
+    from lightretriever.training.adapt_config import FORWARD_DTYPES
+
+    parser.add_argument("--dtype", choices=FORWARD_DTYPES, default=None,
+                        help="the document model's forward passes: auto = bfloat16 where it runs natively (CPUs with "
+                             "AMX / AVX512-BF16: ~3x float32, dense cosine >= 0.9999; CUDA with bf16), float32 "
+                             "elsewhere (default: float32 on a CPU, auto on CUDA)")
+
+
 def add_store_options(parser) -> None:
     parser.add_argument("--store", required=True,
                         help="a directory (embedded Qdrant engine), a Qdrant URL http(s)://… (API key from "
