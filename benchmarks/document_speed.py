@@ -3,10 +3,10 @@
 All three encode the same SciFact documents (title + " " + text, the first `--limit`) in batches of
 `--batch-size`, with the same torch threads, twice: dense + sparse (text to a dense vector and a pruned
 sparse vector) and dense only (no vocabulary head):
-  - default: `DocumentEncoder(dtype="auto")`, the default to be: bf16 on a CPU with native bf16 (AMX /
+  - default: `DocumentEncoder()`, no dtype given ("auto"): bf16 on a CPU with native bf16 (AMX /
     AVX512-BF16, confirmed by a timing check) or on CUDA, float32 elsewhere (`backbones.default_dtype`);
-  - fp32:    `DocumentEncoder(dtype="float32")`, today's CPU default (length-sorted batches, blocked
-    vocabulary max);
+  - fp32:    `DocumentEncoder(dtype="float32")`, the CPU default before issue 16 (length-sorted batches,
+    blocked vocabulary max);
   - plain:   what a user writes with transformers, float32: the HF tokenizer on each batch in input order
     (padding to the batch's longest), the artifact's HF model class, the same pooling, the vocabulary
     projection over all positions at once, masked max, log1p(relu(.)), the same top-k/threshold pruning.
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     load_before = os.getloadavg()[0]  # recorded: the figures mean little on a busy machine
     root = artifact_dir(args.artifact, args.cache, "minilm")
     texts, size = load_documents(Path(args.corpus), args.limit), args.batch_size
-    default = DocumentEncoder.from_pretrained(root, device="cpu", dtype="auto")
+    default = DocumentEncoder.from_pretrained(root, device="cpu")  # no dtype: what every caller gets
     fp32 = DocumentEncoder.from_pretrained(root, device="cpu", dtype="float32")
     plain = PlainEncoder(root)
     runs = {"dense_sparse": {"default": lambda x: default.encode(x, batch_size=size, show_progress=False),

@@ -230,16 +230,13 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """The forward dtype: an explicit `dtype` as given; "auto" = `default_dtype(device)` (bf16 where it
-    is native); None = the same on CUDA, float32 on CPU. None is to become "auto" on CPU too (issue 16)
-    once the adapter tests that compare differently batched encodings exactly pass dtype="float32": in
-    bf16 a row's vectors move with its batch's padding (~1e-3, attention over padded keys)."""
+    """The forward dtype: an explicit `dtype` as given; None or "auto" = `default_dtype(device)` (bf16 where
+    it is native and measured faster, float32 elsewhere). In bf16 a row's vectors move with its batch's
+    padding (~1e-3, attention over padded keys): pass "float32" where bit-equal reruns matter."""
     if isinstance(dtype, torch.dtype):
         return dtype
-    if dtype == "auto" or (dtype is None and device.type != "cpu"):
+    if dtype is None or dtype == "auto":
         return default_dtype(device)
-    if dtype is None:
-        return torch.float32
     try:
         return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[str(dtype)]
     except KeyError:

@@ -38,8 +38,8 @@ class DocumentEncoder:
                  max_length: int | None = None):
         """`dtype`: "auto" = bfloat16 where it is native (CUDA with bf16; a CPU with AMX / AVX512-BF16 whose
         bf16 matmul measures faster: 2-3x docs/s, dense cosine >= 0.995 vs float32), float32 elsewhere;
-        None = "auto" on CUDA, float32 on CPU (for now: see `backbones.resolve_dtype`); or an explicit
-        "float32" / "bfloat16" / "float16". Vectors come out float32 whatever the forward dtype.
+        None is "auto"; or an explicit "float32" / "bfloat16" / "float16" ("float32" where vectors must
+        not move with batching). Vectors come out float32 whatever the forward dtype.
         `max_length` truncates documents at fewer tokens than the artifact's `max_document_length`
         (for cheap approximate vectors, e.g. `adapt`'s training targets; never for an index)."""
         self.artifact = artifact

@@ -159,7 +159,7 @@ def test_a_bad_flag_value_stops_at_the_command_line(argv, capsys):
 def test_index_and_encode_corpus_take_the_forward_dtype(command):
     from lightretriever.training.adapt_config import FORWARD_DTYPES
 
-    assert _parse(*command).dtype is None  # DocumentEncoder's own default
+    assert _parse(*command).dtype == "auto"  # DocumentEncoder's own default, shown in --help
     for dtype in FORWARD_DTYPES:
         assert _parse(*command, "--dtype", dtype).dtype == dtype
 
@@ -172,3 +172,4 @@ def test_every_forward_dtype_flag_value_is_one_the_encoder_resolves():
 
     for dtype in FORWARD_DTYPES:
         assert resolve_dtype(dtype, torch.device("cpu")) in (torch.float32, torch.bfloat16)
+    assert resolve_dtype(None, torch.device("cpu")) == resolve_dtype("auto", torch.device("cpu"))  # no dtype = auto

@@ -47,8 +47,8 @@ def test_this_machine_is_decided_by_its_own_flags_and_a_cached_measurement():
     assert default_dtype(CPU) == expected == resolve_dtype("auto", CPU)
 
 
-def test_no_dtype_stays_float32_on_cpu_until_the_default_moves_to_auto():
-    assert resolve_dtype(None, CPU) == torch.float32
+def test_no_dtype_is_auto_on_every_device():
+    assert resolve_dtype(None, CPU) == resolve_dtype("auto", CPU) == default_dtype(CPU)
 
 
 @pytest.mark.parametrize("given, expected", [("float32", torch.float32), ("bfloat16", torch.bfloat16),

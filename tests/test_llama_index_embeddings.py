@@ -40,14 +40,16 @@ def test_ecosystem_import_paths_are_our_classes():
 
 
 def test_sparse_embedding_queries_are_token_counts_and_texts_the_document_encoder(minilm_artifact):
-    sparse = LightRetrieverSparseEmbedding(model_name=str(minilm_artifact.root), embed_batch_size=2)
+    # float32: batches of 2 here, of 5 below; in bf16 (the default on AMX CPUs) a row moves ~1e-3 with its batch
+    sparse = LightRetrieverSparseEmbedding(model_name=str(minilm_artifact.root), embed_batch_size=2, dtype="float32")
     query = "Does aspirin prevent heart attacks?"
     assert sparse.get_query_embedding(query) == as_dict(
         QueryEncoder.from_pretrained(minilm_artifact.root).encode([query]).sparse[0])
     assert asyncio.run(sparse.aget_query_embedding(query)) == sparse.get_query_embedding(query)
     assert not sparse._encoders.documents_loaded  # the light path: no model for queries
     texts = [r["title"] for r in scifact_rows(5)]
-    expected = DocumentEncoder.from_pretrained(minilm_artifact.root).encode(texts, show_progress=False).sparse
+    expected = DocumentEncoder.from_pretrained(minilm_artifact.root, dtype="float32").encode(
+        texts, show_progress=False).sparse
     for got in (sparse.get_text_embedding_batch(texts), asyncio.run(sparse.aget_text_embedding_batch(texts))):
         assert [list(g) for g in got] == [e.indices.tolist() for e in expected]
         np.testing.assert_allclose(np.concatenate([list(g.values()) for g in got]),
@@ -57,7 +59,7 @@ def test_sparse_embedding_queries_are_token_counts_and_texts_the_document_encode
 def test_stock_qdrant_vector_store_hybrid_with_our_sparse_embedding(minilm_artifact):
     """0.10.4 takes no sparse-embedding object: its sparse_doc_fn/sparse_query_fn come from ours.
     The paired sparse embedding reuses the dense pass: each node goes through the model once."""
-    embed_model = BatchRecording(model_name=str(minilm_artifact.root))
+    embed_model = BatchRecording(model_name=str(minilm_artifact.root), dtype="float32")  # node alone == in a batch
     sparse = embed_model.sparse_embedding()
     assert isinstance(sparse, LightRetrieverSparseEmbedding)
     rows = scifact_rows(24)
@@ -69,6 +71,7 @@ def test_stock_qdrant_vector_store_hybrid_with_our_sparse_embedding(minilm_artif
     index = VectorStoreIndex(nodes, storage_context=StorageContext.from_defaults(vector_store=vector_store),
                              embed_model=embed_model)
     assert sum(embed_model.__dict__["_batches"]) == 24 and len(embed_model._sparse_cache) == 0
+    assert sparse.dtype == "float32" and str(sparse._encoders.documents().dtype) == "torch.float32"
     stored = client.retrieve("li", ids=[nodes[3].id_], with_vectors=True)[0].vector["text-sparse-new"]
     assert dict(zip(stored.indices, stored.values)) == sparse.get_text_embedding(nodes[3].text)
     hybrid = index.as_retriever(vector_store_query_mode="hybrid", similarity_top_k=5, sparse_top_k=10)
@@ -104,7 +107,7 @@ def test_async_text_embeddings_match_sync_in_whole_batches_without_blocking_the_
     assert sorted(embedding.__dict__["_batches"]) == [2, 4, 4]  # batches of embed_batch_size, not one per text
     assert ticks >= min(5, elapsed / 0.01), (ticks, elapsed)  # the loop ran other coroutines meanwhile
     one = asyncio.run(embedding.aget_text_embedding(texts[0]))
-    np.testing.assert_allclose(one, sync[0], atol=1e-5)
+    np.testing.assert_allclose(one, embedding.get_text_embedding(texts[0]), atol=1e-5)  # alone, as sync alone
 
 
 def test_embedding_batches_draw_no_progress_bar_of_their_own(minilm_artifact, capsys):

@@ -229,17 +229,22 @@ def test_a_slow_timing_is_reported_not_marked_failed():
 
 
 def test_encode_corpus_dtype_flag_reaches_the_encoder(minilm_artifact, small_corpus, tmp_path):
-    """`--dtype bfloat16` encodes in bf16 (vectors move a little, stay the same documents); the default is the
-    encoder's own (float32 on a CPU): the two files differ, and by no more than bf16 rounding."""
+    """`--dtype bfloat16` encodes in bf16 (vectors move a little, stay the same documents) and `--dtype float32`
+    in float32: the two files differ, by no more than bf16 rounding; no flag is the encoder's own auto."""
+    import torch
+
+    from lightretriever.components.backbones import resolve_dtype
     from lightretriever.pipelines.cli import main
 
     files = {}
-    for dtype in (None, "bfloat16"):
+    for dtype in (None, "float32", "bfloat16"):
         out = tmp_path / f"{dtype}.safetensors"
         assert main(["encode-corpus", str(minilm_artifact.root), "--corpus", str(small_corpus), "--out", str(out),
                      *(["--dtype", dtype] if dtype else [])]) == 0
         files[dtype] = load_vectors(out, minilm_artifact)
-    default, bf16 = files[None], files["bfloat16"]
-    assert default.ids == bf16.ids
-    cosine = np.sum(default.dense.astype(np.float32) * bf16.dense.astype(np.float32), axis=1)
-    assert cosine.min() >= 0.995 and np.abs(default.dense - bf16.dense).max() > 0
+    fp32, bf16 = files["float32"], files["bfloat16"]
+    assert fp32.ids == bf16.ids
+    cosine = np.sum(fp32.dense.astype(np.float32) * bf16.dense.astype(np.float32), axis=1)
+    assert cosine.min() >= 0.995 and np.abs(fp32.dense - bf16.dense).max() > 0
+    auto = "bfloat16" if resolve_dtype("auto", torch.device("cpu")) == torch.bfloat16 else "float32"
+    np.testing.assert_array_equal(files[None].dense, files[auto].dense)

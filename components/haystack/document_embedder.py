@@ -31,7 +31,8 @@ class LightRetrieverDocumentEmbedder:
 
     def __init__(self, model: str, batch_size: int = 32, progress_bar: bool = True,
                  meta_fields_to_embed: list[str] | None = None, embedding_separator: str = "\n",
-                 prefix: str = "", suffix: str = "", device: str | None = None):
+                 prefix: str = "", suffix: str = "", device: str | None = None,
+                 dtype: str | None = None):
         """
         :param model: path of a LightRetriever artifact directory (with its document model).
         :param batch_size: documents per forward pass.
@@ -40,6 +41,8 @@ class LightRetrieverDocumentEmbedder:
         :param embedding_separator: joins the meta values and the content.
         :param prefix: text added before every document; `suffix`: after.
         :param device: "cpu", "cuda", ...; default: cuda when available.
+        :param dtype: the model's forward dtype: "auto" (None: bfloat16 where the CPU or GPU runs it natively,
+            else float32), "float32" (vectors that do not move with batching), "bfloat16", "float16".
         """
         self.model = str(model)
         self.batch_size = batch_size
@@ -49,6 +52,7 @@ class LightRetrieverDocumentEmbedder:
         self.prefix = prefix
         self.suffix = suffix
         self.device = device
+        self.dtype = dtype
         self._model_root = resolved(self.model)  # a relative path: against this working directory (paths.py)
         self._encoder = None
 
@@ -58,13 +62,13 @@ class LightRetrieverDocumentEmbedder:
             from ..document_encoder import DocumentEncoder
 
             root = checked_artifact(self.model, self._model_root, "LightRetrieverDocumentEmbedder")
-            self._encoder = DocumentEncoder.from_pretrained(root, device=self.device)
+            self._encoder = DocumentEncoder.from_pretrained(root, device=self.device, dtype=self.dtype)
 
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(self, model=self.model, batch_size=self.batch_size, progress_bar=self.progress_bar,
                                meta_fields_to_embed=self.meta_fields_to_embed,
                                embedding_separator=self.embedding_separator, prefix=self.prefix,
-                               suffix=self.suffix, device=self.device)
+                               suffix=self.suffix, device=self.device, dtype=self.dtype)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LightRetrieverDocumentEmbedder":

@@ -44,6 +44,9 @@ class LightRetrieverEmbedding(BaseEmbedding):
     model_name: str = Field(description="Path of a LightRetriever artifact directory.")
     table: str | None = Field(default=None, description="Query table (instruction); default: the artifact's.")
     device: str | None = Field(default=None, description="Device of the document encoder (default: cuda if any).")
+    dtype: str | None = Field(default=None, description=(
+        "Forward dtype of the document encoder: auto (default: bfloat16 where native, else float32), "
+        "float32, bfloat16, float16."))
     show_progress: bool = Field(default=False, description=(
         "Kept for compatibility; batches draw no bar of their own (pass show_progress=True to LlamaIndex)."))
     embed_batch_size: int = Field(default=32, gt=0, description="Texts per forward pass.")
@@ -57,7 +60,7 @@ class LightRetrieverEmbedding(BaseEmbedding):
 
     def __init__(self, **data: Any):
         super().__init__(**data)
-        self._encoders = SharedEncoders(self.model_name, table=self.table, device=self.device)
+        self._encoders = SharedEncoders(self.model_name, table=self.table, device=self.device, dtype=self.dtype)
         self._sparse_cache = SparseCache(self.sparse_cache_size)
         self._sparse = LightRetrieverSparseEmbedding.sharing(self._encoders, self._sparse_cache,
                                                              self.embed_batch_size)

@@ -19,8 +19,9 @@ from ..sparse import SparseVector
 class SharedEncoders:
     """The query encoder (table, no torch) and the document encoder (model), each loaded on first use."""
 
-    def __init__(self, model_name: str, table: str | None = None, device: str | None = None):
-        self.model_name, self.table, self.device = model_name, table, device
+    def __init__(self, model_name: str, table: str | None = None, device: str | None = None,
+                 dtype: str | None = None):
+        self.model_name, self.table, self.device, self.dtype = model_name, table, device, dtype
         self._queries: QueryEncoder | None = None
         self._documents: Any = None
         self._lock = threading.Lock()
@@ -40,7 +41,7 @@ class SharedEncoders:
             if self._documents is None:
                 from ..document_encoder import DocumentEncoder  # torch: only when texts are embedded
 
-                self._documents = DocumentEncoder.from_pretrained(self.model_name, device=self.device)
+                self._documents = DocumentEncoder.from_pretrained(self.model_name, device=self.device, dtype=self.dtype)
             return self._documents
 
 

@@ -34,6 +34,9 @@ class LightRetrieverSparseEmbedding(BaseSparseEmbedding):
     model_name: str = Field(description="Path of a LightRetriever artifact directory.")
     table: str | None = Field(default=None, description="Query table (instruction); default: the artifact's.")
     device: str | None = Field(default=None, description="Device of the document encoder (default: cuda if any).")
+    dtype: str | None = Field(default=None, description=(
+        "Forward dtype of the document encoder: auto (default: bfloat16 where native, else float32), "
+        "float32, bfloat16, float16."))
     embed_batch_size: int = Field(default=32, gt=0, description="Texts per forward pass.")
 
     _encoders: SharedEncoders = PrivateAttr()
@@ -41,13 +44,13 @@ class LightRetrieverSparseEmbedding(BaseSparseEmbedding):
 
     def __init__(self, **data: Any):
         super().__init__(**data)
-        self._encoders = SharedEncoders(self.model_name, table=self.table, device=self.device)
+        self._encoders = SharedEncoders(self.model_name, table=self.table, device=self.device, dtype=self.dtype)
 
     @classmethod
     def sharing(cls, encoders: SharedEncoders, cache: SparseCache, embed_batch_size: int
                 ) -> LightRetrieverSparseEmbedding:
         """A sparse embedding over another embedding's encoders and sparse cache."""
-        sparse = cls(model_name=encoders.model_name, table=encoders.table, device=encoders.device,
+        sparse = cls(model_name=encoders.model_name, table=encoders.table, device=encoders.device, dtype=encoders.dtype,
                      embed_batch_size=embed_batch_size)
         sparse._encoders, sparse._cache = encoders, cache
         return sparse

@@ -146,10 +146,10 @@ def add_dtype_option(parser) -> None:
     """The document model's forward-pass dtype (index, encode-corpus; adapt has its own, from AdaptConfig)."""
     from lightretriever.training.adapt_config import FORWARD_DTYPES
 
-    parser.add_argument("--dtype", choices=FORWARD_DTYPES, default=None,
+    parser.add_argument("--dtype", choices=FORWARD_DTYPES, default="auto",
                         help="the document model's forward passes: auto = bfloat16 where it runs natively (CPUs with "
                              "AMX / AVX512-BF16: ~3x float32, dense cosine >= 0.9999; CUDA with bf16), float32 "
-                             "elsewhere (default: float32 on a CPU, auto on CUDA)")
+                             "elsewhere; float32 where vectors must not move with batching (bf16 rows move ~1e-3)")
 
 
 def add_store_options(parser) -> None:
