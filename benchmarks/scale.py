@@ -16,7 +16,9 @@ Queries are drawn the same way (8 sparse terms); payloads hold only the id. For 
   - upsert rate (points/s) and the optimize (segment merge + HNSW build) time;
   - RSS of this process after the build, and the collection's size on disk;
   - p50 / p99 latency of one query at a time, k=10, ids only, for dense / sparse / hybrid (dbsf);
-  - recall@10: dense against exact brute force (numpy), hybrid against the engine's exact=True hybrid.
+  - recall@10: dense against exact brute force (numpy), hybrid against the engine's exact=True hybrid;
+  - the same recalls and the dense p50 for hnsw_ef in EF_SWEEP on that collection (a search-time knob:
+    no rebuild), so the JSON shows the whole speed / recall trade, not one point of it.
 
 The ladder stops at the first size whose estimated memory or disk does not fit, or after a size whose
 build ran past --max-build-s; the JSON line says where and why ("stopped"). A PNG plot of latency and
@@ -46,6 +48,7 @@ DIM, VOCAB, QUERY_NNZ = 384, 30522, 8
 CHUNK = 5000
 TUNED = {"index": {"m": 32, "ef_construct": 256}, "search": {"hnsw_ef": 256}}
 MODES = ("dense", "sparse", "hybrid")
+EF_SWEEP = (64, 128, 256, 512)  # hnsw_ef per search, on each collection: the recall a search-time knob buys
 
 
 class RandomPoints:
@@ -130,11 +133,11 @@ def build(store, data, n: int, seed: int) -> tuple[dict, np.ndarray]:
             "optimize_s": time.perf_counter() - began}, dense
 
 
-def latencies(store, queries, search: dict) -> dict:
+def latencies(store, queries, search: dict, modes: tuple[str, ...] = MODES) -> dict:
     """p50 / p99 ms of one query at a time per mode (k=10, ids only), after a short warm-up."""
     dense, sparse = queries
     out = {}
-    for mode in MODES:
+    for mode in modes:
         for i in range(min(5, len(dense))):
             store.search(dense[i], sparse[i], k=10, mode=mode, with_payload=False, **search)
         times = []
@@ -147,16 +150,40 @@ def latencies(store, queries, search: dict) -> dict:
     return out
 
 
-def recalls(store, queries, points: np.ndarray, search: dict) -> dict:
+def exact_truth(store, queries, points: np.ndarray) -> tuple[np.ndarray, list[set]]:
+    """The exact top 10 per query: dense by numpy brute force (in query chunks: a [200, 1M] score matrix
+    is 800 MB), hybrid by the engine's own exact=True search (the same fusion without HNSW)."""
     dense, sparse = queries
-    truth = np.argpartition(-(dense @ points.T), 10, axis=1)[:, :10]  # the exact top 10, any order
-    found = store.search_batch(dense, None, k=10, mode="dense", with_payload=False, **search)
-    dense_recall = np.mean([len({int(h.id[1:]) for h in hits} & set(t)) / 10 for hits, t in zip(found, truth)])
-    hybrid = store.search_batch(dense, sparse, k=10, with_payload=False, **search)
+    truth = np.concatenate([np.argpartition(-(dense[i:i + 20] @ points.T), 10, axis=1)[:, :10]
+                            for i in range(0, len(dense), 20)])
     exact = store.search_batch(dense, sparse, k=10, with_payload=False, exact=True)
-    hybrid_recall = np.mean([len({h.id for h in a} & {h.id for h in b}) / max(len(b), 1)
-                             for a, b in zip(hybrid, exact)])
+    return truth, [{h.id for h in hits} for hits in exact]
+
+
+def recalls(store, queries, truth, search: dict) -> dict:
+    dense, sparse = queries
+    dense_truth, hybrid_truth = truth
+    found = store.search_batch(dense, None, k=10, mode="dense", with_payload=False, **search)
+    dense_recall = np.mean([len({int(h.id[1:]) for h in hits} & set(t)) / 10 for hits, t in zip(found, dense_truth)])
+    hybrid = store.search_batch(dense, sparse, k=10, with_payload=False, **search)
+    hybrid_recall = np.mean([len({h.id for h in a} & b) / max(len(b), 1) for a, b in zip(hybrid, hybrid_truth)])
     return {"dense_recall_at_10": float(dense_recall), "hybrid_recall_at_10_vs_exact": float(hybrid_recall)}
+
+
+def ef_sweep(store, queries, truth) -> dict:
+    """Search-time breadth on the same collection (no rebuild): recall and dense p50 per hnsw_ef."""
+    out = {}
+    for ef in EF_SWEEP:
+        search = {"hnsw_ef": ef}
+        dense_p50 = latencies(store, queries, search, modes=("dense",))["dense"]["p50_ms"]
+        out[str(ef)] = {**recalls(store, queries, truth, search), "dense_p50_ms": dense_p50}
+    return out
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def rss_mb() -> float:
@@ -180,8 +207,10 @@ def one_setting(open_store, data, n: int, setting: str, queries, where: Path | N
     store = open_store(f"scale-{n}-{setting}", index)
     try:
         timings, points = build(store, data, n, seed=n)
-        figures = {**timings, "rss_mb": rss_mb(), "latency": latencies(store, queries, search),
-                   **recalls(store, queries, points, search)}
+        truth = exact_truth(store, queries, points)
+        del points
+        figures = {**timings, "rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(), "latency": latencies(store, queries, search),
+                   **recalls(store, queries, truth, search), "hnsw_ef_sweep": ef_sweep(store, queries, truth)}
     finally:
         store.close()
     if where is not None:
@@ -189,10 +218,19 @@ def one_setting(open_store, data, n: int, setting: str, queries, where: Path | N
     return figures
 
 
+def available_memory() -> int:
+    """MemAvailable: free memory plus the page cache the kernel can drop (free RAM alone undercounts a
+    machine that has read files lately); the engine's memory-mapped segments are such pages too."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
 def fits(n: int, data, work: Path) -> str | None:
     """Why n points would not fit (memory or disk), or None."""
     need = n * bytes_per_point(data) * 2  # two collections' worth of headroom: the engine merges beside the old
-    available_ram = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    available_ram = available_memory()
     free_disk = shutil.disk_usage(work).free
     if need > available_ram:
         return f"{n} points need ~{need / 2**30:.1f} GiB of memory; {available_ram / 2**30:.1f} GiB is available"
