@@ -18,13 +18,15 @@ Queries are drawn the same way (8 sparse terms); payloads hold only the id. For 
   - p50 / p99 latency of one query at a time, k=10, ids only, for dense / sparse / hybrid (dbsf);
   - recall@10: dense against exact brute force (numpy), hybrid against the engine's exact=True hybrid;
   - the same recalls and the dense p50 for hnsw_ef in EF_SWEEP on that collection (a search-time knob:
-    no rebuild), so the JSON shows the whole speed / recall trade, not one point of it.
+    no rebuild), so the JSON shows the whole speed / recall trade, not one point of it; `recall_target`
+    reads off it the narrowest hnsw_ef reaching dense recall@10 >= 0.95 per size and setting.
 
 The ladder stops at the first size whose estimated memory or disk does not fit, or after a size whose
 build ran past --max-build-s; the JSON line says where and why ("stopped"). A PNG plot of latency and
 recall against size goes to --plot.
 
     python benchmarks/scale.py [--sizes 10000,100000,1000000] [--data fitted|random] [--queries 200] [--url URL]
+    python benchmarks/scale.py --replot benchmarks/results/scale.json   # the plot again, from a saved run
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ DIM, VOCAB, QUERY_NNZ = 384, 30522, 8
 CHUNK = 5000
 TUNED = {"index": {"m": 32, "ef_construct": 256}, "search": {"hnsw_ef": 256}}
 MODES = ("dense", "sparse", "hybrid")
+RECALL_TARGET = 0.95
 EF_SWEEP = (64, 128, 256, 512)  # hnsw_ef per search, on each collection: the recall a search-time knob buys
 
 
@@ -258,30 +261,60 @@ def ladder(open_store, data, sizes: list[int], n_queries: int, work: Path, where
     return rows, None
 
 
+def recall_target(rows: list[dict], target: float = RECALL_TARGET) -> list[dict]:
+    """Per size and setting, the narrowest swept hnsw_ef whose dense recall@10 reaches `target`, with that
+    search's recalls and dense p50 (None: no swept breadth reaches it). Read off the sweep, not re-measured."""
+    out = []
+    for row in rows:
+        for setting in ("default", "tuned"):
+            sweep = row[setting]["hnsw_ef_sweep"]
+            reached = [ef for ef in sorted(sweep, key=int) if sweep[ef]["dense_recall_at_10"] >= target]
+            out.append({"points": row["points"], "setting": setting, "target": target,
+                        "hnsw_ef": int(reached[0]) if reached else None, **(sweep[reached[0]] if reached else {})})
+    return out
+
+
 def plot(rows: list[dict], path: Path, data_kind: str) -> None:
+    """Latency and recall against size; and, per size, dense recall against dense p50 along the sweep."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     sizes = [r["points"] for r in rows]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.2))
     for setting, style in (("default", "-"), ("tuned", "--")):
         for mode in MODES:
             left.plot(sizes, [r[setting]["latency"][mode]["p50_ms"] for r in rows], style, marker="o",
                       label=f"{mode} ({setting})")
-        right.plot(sizes, [r[setting]["dense_recall_at_10"] for r in rows], style, marker="o", label=f"dense ({setting})")
-        right.plot(sizes, [r[setting]["hybrid_recall_at_10_vs_exact"] for r in rows], style, marker="s",
-                   label=f"hybrid ({setting})")
-    for axis, label in ((left, "p50 latency, ms (one query, k=10)"), (right, "recall@10 vs exact")):
+        middle.plot(sizes, [r[setting]["dense_recall_at_10"] for r in rows], style, marker="o",
+                    label=f"dense ({setting})")
+        middle.plot(sizes, [r[setting]["hybrid_recall_at_10_vs_exact"] for r in rows], style, marker="s",
+                    label=f"hybrid ({setting})")
+        for number, row in enumerate(rows):  # one colour per size, the line style tells the setting
+            sweep = row[setting]["hnsw_ef_sweep"]
+            efs = sorted(sweep, key=int)
+            right.plot([sweep[ef]["dense_p50_ms"] for ef in efs], [sweep[ef]["dense_recall_at_10"] for ef in efs],
+                       style, marker="o", color=f"C{number}", label=f"{row['points']:,} ({setting})")
+    right.axhline(RECALL_TARGET, color="grey", linewidth=0.8)
+    for axis, xlabel, ylabel in ((left, "points (synthetic, 384-d)", "p50 latency, ms (one query, k=10)"),
+                                 (middle, "points (synthetic, 384-d)", "recall@10 vs exact"),
+                                 (right, f"dense p50, ms (hnsw_ef {', '.join(map(str, EF_SWEEP))})",
+                                  "dense recall@10")):
         axis.set_xscale("log")
-        axis.set_xlabel("points (synthetic, 384-d)")
-        axis.set_ylabel(label)
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel(ylabel)
         axis.legend(fontsize=7)
     fig.suptitle(f"Embedded qdrant-edge store at scale (synthetic points, --data {data_kind})")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
+
+
+def replot(results: Path, path: Path) -> None:
+    """Draw the plot again from a saved JSON line of this script (no measuring)."""
+    run = json.loads(results.read_text().strip().splitlines()[-1])
+    plot(run["rows"], path, "random" if run["data"].startswith("synthetic, random") else "fitted")
 
 
 def embedded_opener(work: Path):
@@ -310,7 +343,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-build-s", type=float, default=3600.0,
                         help="stop the ladder after a size whose build took longer than this")
     parser.add_argument("--plot", default=str(ROOT / "benchmarks" / "results" / "scale.png"))
+    parser.add_argument("--replot", metavar="JSON", help="only redraw --plot from a saved JSON line of this script")
     args = parser.parse_args(argv)
+    if args.replot:
+        return replot(Path(args.replot), Path(args.plot))
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     data = DATA[args.data]()
 
@@ -329,7 +365,8 @@ def main(argv: list[str] | None = None) -> None:
     if rows:
         plot(rows, Path(args.plot), args.data)
     print(json.dumps({"benchmark": "scale", "data": f"synthetic, {data.name}",
-                      "tuned": TUNED, "rows": rows, "stopped": stopped, "server": server,
+                      "tuned": TUNED, "rows": rows, "recall_target": recall_target(rows), "stopped": stopped,
+                      "server": server,
                       "plot": args.plot if rows else None, "machine": machine()}))
 
 
