@@ -111,18 +111,27 @@ def query_tie_safe(run: Callable[[list[Plan]], list[list[RawHit]]], plans: list[
     limits = {i: k + TIE_MARGIN for i in ranked}
     results = run([replace(p, limit=limits[i]) if i in limits else p for i, p in enumerate(plans)])
     for i in limits:
-        results[i] = sorted(results[i], key=_tie_key)
+        results[i] = _by_score_then_id(results[i])
     pending = [i for i in limits if _tie_at_cut(results[i], k, limits[i])]
     while pending:
         for i in pending:
             limits[i] *= 2
         again = run([replace(plans[i], limit=limits[i]) for i in pending])
         for i, hits in zip(pending, again):
-            results[i] = sorted(hits, key=_tie_key)
+            results[i] = _by_score_then_id(hits)
         pending = [i for i in pending if _tie_at_cut(results[i], k, limits[i])]
     for i in limits:
         results[i] = results[i][:k]
     return results
+
+
+def _by_score_then_id(hits: list[RawHit]) -> list[RawHit]:
+    """Sorted by (score desc, document id). A list already in strictly falling score order (the engine's,
+    with no tie) is returned as it is: the key reads every payload, ~0.1 ms per 100 hits."""
+    scores = [h.score for h in hits]
+    if len(set(scores)) == len(scores) and scores == sorted(scores, reverse=True):
+        return hits
+    return sorted(hits, key=_tie_key)
 
 
 def _tie_key(hit: RawHit) -> tuple[float, str]:

@@ -366,5 +366,7 @@ def _above_raw(hits: list[RawHit], threshold: float | None) -> list[RawHit]:
 
 def _hit(raw: RawHit) -> Hit:
     payload = raw.payload  # read as StoredDocument.from_payload does, without the intermediate object
+    if len(payload) == 1 and "id" in payload:  # an id-only search (with_payload=False): half the time
+        return Hit(id=str(payload["id"]), score=raw.score)
     return Hit(id=str(payload.get("id", "")), score=raw.score, text=payload.get("text") or "",
                title=payload.get("title") or "", meta=payload.get("meta") or {})
