@@ -68,5 +68,9 @@ def test_a_collection_above_the_cap_reads_payload_ids(store, monkeypatch):
     expected = rankings(store)
     monkeypatch.setattr(document_ids, "MAX_POINTS", 10)
     store._backend._document_ids.forget()
+    counts = []
+    backend = store._backend
+    monkeypatch.setattr(backend, "count", lambda *a, _count=backend.count: counts.append(1) or _count(*a))
     assert rankings(store, with_payload=False) == expected
-    assert store._backend._document_ids._ids is None  # no map kept for a large collection
+    assert rankings(store, with_payload=False) == expected
+    assert backend._document_ids._ids is None and len(counts) == 1  # no map kept, and counted once, not per search

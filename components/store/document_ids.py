@@ -19,15 +19,16 @@ MAX_POINTS = 200_000
 class DocumentIds:
     def __init__(self) -> None:
         self._ids: dict[Any, str] | None = None
+        self._too_large = False  # counted once per state of the collection, not on every search
 
     def forget(self) -> None:
-        """Called before every write: the next id-only search rebuilds the map."""
-        self._ids = None
+        """Called before every write: the next id-only search counts again and rebuilds the map."""
+        self._ids, self._too_large = None, False
 
     def mapping(self, count: Callable[[], int], scroll_ids: Callable[[], dict[Any, str]]) -> dict[Any, str] | None:
         """The map (built now if needed), or None when the collection is too large to keep one."""
-        if self._ids is None:
-            if count() > MAX_POINTS:
-                return None
-            self._ids = scroll_ids()
+        if self._ids is None and not self._too_large:
+            self._too_large = count() > MAX_POINTS
+            if not self._too_large:
+                self._ids = scroll_ids()
         return self._ids
